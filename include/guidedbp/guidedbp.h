@@ -1,0 +1,20 @@
+#pragma once
+
+/// guidedbp: Guided Backpropagation, Deconvolution and Saliency for LibTorch
+/// models, with Captum's semantics. This umbrella header brings in the whole
+/// public API; include the narrower headers to compile faster.
+///
+/// Example:
+/// ```
+/// #include <guidedbp/guidedbp.h>
+/// #include <torch/script.h>
+///
+/// guidedbp::GuidedBackprop gbp(torch::jit::load("model.pt"));
+/// torch::Tensor attribution = gbp.attribute(images, /*target=*/3);
+/// ```
+
+#include <guidedbp/attribution.h>
+#include <guidedbp/model.h>
+#include <guidedbp/target.h>
+#include <guidedbp/version.h>
+#include <guidedbp/visualization.h>

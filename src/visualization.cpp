@@ -1,0 +1,1 @@
+#include <guidedbp/visualization.h>
