@@ -1,0 +1,70 @@
+#include "detail/relu_override.h"
+
+#include <torch/csrc/autograd/function_hook.h>
+
+#include <memory>
+#include <vector>
+
+namespace guidedbp {
+namespace detail {
+namespace {
+
+// Replaces the gradient a ReLU node sends to its input. The engine calls a
+// post hook with the node's results (the gradient w.r.t. the ReLU's input,
+// already masked by x > 0) and the gradient it received (w.r.t. its output).
+class ReluRuleHook : public torch::autograd::FunctionPostHook {
+ public:
+  explicit ReluRuleHook(ReluRule rule) : rule_(rule) {}
+
+  torch::autograd::variable_list operator()(
+      const torch::autograd::variable_list& grad_inputs,
+      const torch::autograd::variable_list& grad_outputs) override {
+    torch::autograd::variable_list result = grad_inputs;
+    if (result.empty() || !result[0].defined()) {
+      return result;
+    }
+    if (rule_ == ReluRule::kGuided) {
+      result[0] = grad_inputs[0].clamp_min(0);
+    } else if (rule_ == ReluRule::kDeconvolution && !grad_outputs.empty() &&
+               grad_outputs[0].defined()) {
+      result[0] = grad_outputs[0].clamp_min(0);
+    }
+    return result;
+  }
+
+ private:
+  ReluRule rule_;
+};
+
+} // namespace
+
+int64_t override_relus(
+    const torch::Tensor& root,
+    ReluRule rule,
+    VisitedNodes& visited) {
+  int64_t hooked = 0;
+  std::vector<torch::autograd::Node*> stack;
+  if (const auto& fn = root.grad_fn()) {
+    stack.push_back(fn.get());
+  }
+  while (!stack.empty()) {
+    torch::autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (!visited.insert(node).second) {
+      continue;
+    }
+    if (node->name() == "ReluBackward0") {
+      node->add_post_hook(std::make_unique<ReluRuleHook>(rule));
+      ++hooked;
+    }
+    for (const auto& edge : node->next_edges()) {
+      if (edge.function && !visited.count(edge.function.get())) {
+        stack.push_back(edge.function.get());
+      }
+    }
+  }
+  return hooked;
+}
+
+} // namespace detail
+} // namespace guidedbp

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <guidedbp/attribution.h>
+
+#include <torch/csrc/autograd/function.h>
+
+#include <cstdint>
+#include <unordered_set>
+
+namespace guidedbp {
+namespace detail {
+
+/// Graph nodes already visited by `override_relus` in one attribution call.
+using VisitedNodes = std::unordered_set<const torch::autograd::Node*>;
+
+/// Walks the autograd graph backwards from `root`'s grad_fn and puts a hook
+/// applying `rule` on every ReLU node (`ReluBackward0`: relu and relu_, module
+/// or functional, C++ or TorchScript) not yet in `visited`.
+/// Returns how many ReLU nodes it hooked.
+///
+/// NOTE: The hooks live on nodes of this call's graph, which the call owns:
+/// they vanish with it, and they never touch the model.
+int64_t override_relus(
+    const torch::Tensor& root,
+    ReluRule rule,
+    VisitedNodes& visited);
+
+} // namespace detail
+} // namespace guidedbp
