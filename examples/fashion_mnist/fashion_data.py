@@ -24,7 +24,7 @@ def _read_idx(path):
         if zero != 0 or dtype != 0x08:
             raise ValueError(f"{path}: not a uint8 IDX file")
         shape = struct.unpack(f">{ndim}I", f.read(4 * ndim))
-        data = np.frombuffer(f.read(), dtype=np.uint8)
+        data = np.frombuffer(bytearray(f.read()), dtype=np.uint8)  # writable, so torch.from_numpy is happy
     return data.reshape(shape)
 
 

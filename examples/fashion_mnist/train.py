@@ -81,6 +81,11 @@ def slug(name):
 
 
 def main():
+    # TorchScript's code listing follows Python set order (hash seed); pin it so that
+    # retraining reproduces model.pt byte for byte, not just the same weights.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     ap.add_argument("--out-dir", default=HERE)
