@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages guidedbp needs, only those that are missing.
+# Usage: scripts/install-deps.sh   (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU), found by find_package(Torch)
+  python3-torch python3-torchvision python3-numpy  # references, model export
+  dataset-fashion-mnist   # training and accuracy data of the shipped model
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libpng-dev libjpeg-dev
+  clang-14 libclang-rt-14-dev  # fuzzers and sanitizers
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
