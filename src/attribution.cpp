@@ -121,11 +121,11 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
   std::vector<std::vector<torch::Tensor>> attributions;
   attributions.reserve(targets.size());
   detail::VisitedNodes visited;
-  int64_t relus = 0;
+  detail::ReluOverrideCount count;
   for (size_t k = 0; k < targets.size(); ++k) {
     torch::Tensor selected = targets[k].select(output);
     if (rule_ != ReluRule::kPlain) {
-      relus += detail::override_relus(selected, rule_, visited);
+      detail::override_relus(selected, rule_, visited, count);
     }
     const bool more_targets = k + 1 < targets.size();
     std::vector<torch::Tensor> grads = torch::autograd::grad(
@@ -149,8 +149,15 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
     attributions.push_back(std::move(grads));
   }
 
-  last_relu_count_->store(relus);
-  if (rule_ != ReluRule::kPlain && relus == 0) {
+  last_relu_count_->store(count.relus);
+  if (count.fused_graphs > 0) {
+    TORCH_WARN(
+        who, ": ", count.fused_graphs, " fused TorchScript graph(s) in the "
+        "computation of ", model_.name(), " may hide ReLUs that were not "
+        "overridden; pass the torch::jit::Module itself rather than a function "
+        "that calls it");
+  }
+  if (rule_ != ReluRule::kPlain && count.relus == 0) {
     TORCH_WARN(
         who, ": no ReLU lies between the inputs and the selected output of ",
         model_.name(), ", so the result is a plain gradient (ReLU6, LeakyReLU, "

@@ -199,3 +199,31 @@ TEST_F(AttributionTest, SaliencyDoesNotWarn) {
   saliency.attribute(torch::ones({2, 3}));
   EXPECT_TRUE(warnings.messages.empty());
 }
+
+TEST_F(AttributionTest, WarnsWhenAFunctionHidesRelusInAFusedTorchScriptGraph) {
+  torch::jit::Module module("TwoRelu");
+  module.register_parameter("w", torch::randn({4, 4}), false);
+  module.define(
+      "def forward(self, x):\n"
+      "    h = torch.relu(torch.matmul(x, self.w))\n"
+      "    return torch.relu(torch.matmul(h, self.w) - 0.1)\n");
+  torch::Tensor x = torch::randn({3, 4});
+  // The caller's own runs with grad on make the module's executor optimise.
+  for (int i = 0; i < 3; ++i) {
+    module.forward({x.clone().requires_grad_()}).toTensor().sum().backward();
+  }
+  WarningCapture warnings;
+  guidedbp::GuidedBackprop gbp([module](torch::Tensor input) mutable {
+    return module.forward({input}).toTensor();
+  });
+  gbp.attribute(x, 1);
+  bool warned = false;
+  for (const auto& m : warnings.messages) {
+    warned |= m.find("fused TorchScript graph") != std::string::npos;
+  }
+  EXPECT_TRUE(warned);
+  // Passing the module itself avoids the trap.
+  guidedbp::GuidedBackprop direct(module);
+  direct.attribute(x, 1);
+  EXPECT_EQ(direct.last_relu_count(), 2);
+}

@@ -100,8 +100,11 @@ class Model {
     return name_;
   }
 
-  /// Whether this is a TorchScript module (these run with the graph
-  /// optimizer off during an attribution, see `attribution.h`).
+  /// Whether this is a TorchScript module. Those run through an executor of
+  /// guidedbp's own, always unoptimised, so that every ReLU stays visible
+  /// (see docs/design.md). NOTE: a plain function that calls a TorchScript
+  /// module itself runs that module's own executor, whose optimised plan (once
+  /// built by earlier calls with grad on) may hide ReLUs: pass the module.
   bool is_torchscript() const {
     return is_torchscript_;
   }

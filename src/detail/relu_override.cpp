@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace guidedbp {
@@ -38,11 +39,11 @@ class ReluRuleHook : public torch::autograd::FunctionPostHook {
 
 } // namespace
 
-int64_t override_relus(
+void override_relus(
     const torch::Tensor& root,
     ReluRule rule,
-    VisitedNodes& visited) {
-  int64_t hooked = 0;
+    VisitedNodes& visited,
+    ReluOverrideCount& count) {
   std::vector<torch::autograd::Node*> stack;
   if (const auto& fn = root.grad_fn()) {
     stack.push_back(fn.get());
@@ -53,9 +54,12 @@ int64_t override_relus(
     if (!visited.insert(node).second) {
       continue;
     }
-    if (node->name() == "ReluBackward0") {
+    const std::string name = node->name();
+    if (name == "ReluBackward0") {
       node->add_post_hook(std::make_unique<ReluRuleHook>(rule));
-      ++hooked;
+      ++count.relus;
+    } else if (name.find("DifferentiableGraphBackward") != std::string::npos) {
+      ++count.fused_graphs;
     }
     for (const auto& edge : node->next_edges()) {
       if (edge.function && !visited.count(edge.function.get())) {
@@ -63,7 +67,6 @@ int64_t override_relus(
       }
     }
   }
-  return hooked;
 }
 
 } // namespace detail
