@@ -1,6 +1,5 @@
-#include <guidedbp/visualization.h>
-
 #include <c10/util/Exception.h>
+#include <guidedbp/visualization.h>
 
 #include <algorithm>
 #include <array>
@@ -22,38 +21,64 @@ using Rgb = std::array<double, 3>;
 // matplotlib's named colours red = #ff0000, white = #ffffff,
 // green = #008000. "gray" is matplotlib's `_gray_data`: black to white.
 constexpr unsigned char kGreens[9][3] = {
-    {0xf7, 0xfc, 0xf5}, {0xe5, 0xf5, 0xe0}, {0xc7, 0xe9, 0xc0},
-    {0xa1, 0xd9, 0x9b}, {0x74, 0xc4, 0x76}, {0x41, 0xab, 0x5d},
-    {0x23, 0x8b, 0x45}, {0x00, 0x6d, 0x2c}, {0x00, 0x44, 0x1b}};
+    {0xf7, 0xfc, 0xf5},
+    {0xe5, 0xf5, 0xe0},
+    {0xc7, 0xe9, 0xc0},
+    {0xa1, 0xd9, 0x9b},
+    {0x74, 0xc4, 0x76},
+    {0x41, 0xab, 0x5d},
+    {0x23, 0x8b, 0x45},
+    {0x00, 0x6d, 0x2c},
+    {0x00, 0x44, 0x1b}};
 constexpr unsigned char kReds[9][3] = {
-    {0xff, 0xf5, 0xf0}, {0xfe, 0xe0, 0xd2}, {0xfc, 0xbb, 0xa1},
-    {0xfc, 0x92, 0x72}, {0xfb, 0x6a, 0x4a}, {0xef, 0x3b, 0x2c},
-    {0xcb, 0x18, 0x1d}, {0xa5, 0x0f, 0x15}, {0x67, 0x00, 0x0d}};
+    {0xff, 0xf5, 0xf0},
+    {0xfe, 0xe0, 0xd2},
+    {0xfc, 0xbb, 0xa1},
+    {0xfc, 0x92, 0x72},
+    {0xfb, 0x6a, 0x4a},
+    {0xef, 0x3b, 0x2c},
+    {0xcb, 0x18, 0x1d},
+    {0xa5, 0x0f, 0x15},
+    {0x67, 0x00, 0x0d}};
 constexpr unsigned char kBlues[9][3] = {
-    {0xf7, 0xfb, 0xff}, {0xde, 0xeb, 0xf7}, {0xc6, 0xdb, 0xef},
-    {0x9e, 0xca, 0xe1}, {0x6b, 0xae, 0xd6}, {0x42, 0x92, 0xc6},
-    {0x21, 0x71, 0xb5}, {0x08, 0x51, 0x9c}, {0x08, 0x30, 0x6b}};
+    {0xf7, 0xfb, 0xff},
+    {0xde, 0xeb, 0xf7},
+    {0xc6, 0xdb, 0xef},
+    {0x9e, 0xca, 0xe1},
+    {0x6b, 0xae, 0xd6},
+    {0x42, 0x92, 0xc6},
+    {0x21, 0x71, 0xb5},
+    {0x08, 0x51, 0x9c},
+    {0x08, 0x30, 0x6b}};
 constexpr unsigned char kRdWhGn[3][3] = {
-    {0xff, 0x00, 0x00}, {0xff, 0xff, 0xff}, {0x00, 0x80, 0x00}};
+    {0xff, 0x00, 0x00},
+    {0xff, 0xff, 0xff},
+    {0x00, 0x80, 0x00}};
 constexpr unsigned char kGrayAnchors[2][3] = {{0, 0, 0}, {0xff, 0xff, 0xff}};
 
 constexpr int kLutSize = 256; // matplotlib's default N (rcParams image.lut)
 
 using Lut = std::array<Rgb, kLutSize>;
 
-// matplotlib's `_create_lookup_table(N, data)` for anchors evenly spaced.
+// numpy.linspace(0, 1, n)[i]: i * (1 / (n - 1)), the last one exactly 1.
+double linspace01(size_t i, size_t n) {
+  return i + 1 == n
+      ? 1.0
+      : static_cast<double>(i) * (1.0 / static_cast<double>(n - 1));
+}
+
+// matplotlib's `_create_lookup_table(N, data)` for `from_list` anchors,
+// written with the same floating-point operations so the tables agree.
 template <size_t K>
 Lut make_lut(const unsigned char (&anchors)[K][3]) {
   Lut lut{};
   std::array<double, K> x{};
   for (size_t k = 0; k < K; ++k) {
-    // from_list: x_k = k / (K - 1), then scaled by N - 1.
-    x[k] = (static_cast<double>(k) / static_cast<double>(K - 1)) * (kLutSize - 1);
+    x[k] = linspace01(k, K) * (kLutSize - 1); // x = x * (N - 1)
   }
   for (int i = 0; i < kLutSize; ++i) {
-    // linspace(0, 1, N) * (N - 1)
-    double xi = (kLutSize - 1) *
-        (static_cast<double>(i) / static_cast<double>(kLutSize - 1));
+    const double xi =
+        (kLutSize - 1) * linspace01(static_cast<size_t>(i), kLutSize);
     for (int c = 0; c < 3; ++c) {
       double value;
       if (i == 0) {
@@ -61,14 +86,15 @@ Lut make_lut(const unsigned char (&anchors)[K][3]) {
       } else if (i == kLutSize - 1) {
         value = anchors[K - 1][c] / 255.0;
       } else {
-        // searchsorted(x, xi, side="left"): first x[ind] >= xi.
-        size_t ind = 1;
+        // ind = searchsorted(x, xind): the first x[ind] >= xi.
+        size_t ind = 0;
         while (ind < K - 1 && x[ind] < xi) {
           ++ind;
         }
-        double distance = (xi - x[ind - 1]) / (x[ind] - x[ind - 1]);
-        double y0 = anchors[ind][c] / 255.0;
-        double y1 = anchors[ind - 1][c] / 255.0;
+        ind = std::max<size_t>(ind, 1);
+        const double distance = (xi - x[ind - 1]) / (x[ind] - x[ind - 1]);
+        const double y0 = anchors[ind][c] / 255.0;
+        const double y1 = anchors[ind - 1][c] / 255.0;
         value = distance * (y0 - y1) + y1;
       }
       lut[i][c] = std::min(1.0, std::max(0.0, value));
@@ -118,7 +144,8 @@ uint8_t to_byte(double value) {
 
 uint8_t round_byte(double value) {
   // numpy's round(): half to even (std::nearbyint in the default mode).
-  return static_cast<uint8_t>(std::nearbyint(std::min(255.0, std::max(0.0, value))));
+  return static_cast<uint8_t>(
+      std::nearbyint(std::min(255.0, std::max(0.0, value))));
 }
 
 // C x H x W (C = 1 or 3) in [0, 1] as H x W x 3 int as Captum prepares it.
@@ -127,9 +154,11 @@ torch::Tensor prepared_image(const torch::Tensor& image, const char* who) {
       image.defined(), who, ": this visual method needs the original image");
   TORCH_CHECK_VALUE(
       image.dim() == 3 && (image.size(0) == 1 || image.size(0) == 3),
-      who, ": expected an image of shape C x H x W with C = 1 or 3, got ",
+      who,
+      ": expected an image of shape C x H x W with C = 1 or 3, got ",
       image.sizes());
-  torch::Tensor hwc = image.detach().to(torch::kCPU, torch::kFloat64)
+  torch::Tensor hwc = image.detach()
+                          .to(torch::kCPU, torch::kFloat64)
                           .permute({1, 2, 0})
                           .contiguous();
   if (hwc.size(2) == 1) {
@@ -147,22 +176,34 @@ torch::Tensor prepared_image(const torch::Tensor& image, const char* who) {
 } // namespace
 
 VisualSign parse_visual_sign(const std::string& name) {
-  if (name == "all") return VisualSign::kAll;
-  if (name == "positive") return VisualSign::kPositive;
-  if (name == "negative") return VisualSign::kNegative;
-  if (name == "absolute_value") return VisualSign::kAbsoluteValue;
+  if (name == "all")
+    return VisualSign::kAll;
+  if (name == "positive")
+    return VisualSign::kPositive;
+  if (name == "negative")
+    return VisualSign::kNegative;
+  if (name == "absolute_value")
+    return VisualSign::kAbsoluteValue;
   TORCH_CHECK_VALUE(
-      false, "unknown visualization sign '", name,
+      false,
+      "unknown visualization sign '",
+      name,
       "' (expected all, positive, negative or absolute_value)");
 }
 
 VisualMethod parse_visual_method(const std::string& name) {
-  if (name == "heat_map") return VisualMethod::kHeatMap;
-  if (name == "blended_heat_map") return VisualMethod::kBlendedHeatMap;
-  if (name == "masked_image") return VisualMethod::kMaskedImage;
-  if (name == "alpha_scaling") return VisualMethod::kAlphaScaling;
+  if (name == "heat_map")
+    return VisualMethod::kHeatMap;
+  if (name == "blended_heat_map")
+    return VisualMethod::kBlendedHeatMap;
+  if (name == "masked_image")
+    return VisualMethod::kMaskedImage;
+  if (name == "alpha_scaling")
+    return VisualMethod::kAlphaScaling;
   TORCH_CHECK_VALUE(
-      false, "unknown visualization method '", name,
+      false,
+      "unknown visualization method '",
+      name,
       "' (expected heat_map, blended_heat_map, masked_image or alpha_scaling)");
 }
 
@@ -208,15 +249,20 @@ Colormap default_colormap(VisualSign sign) {
   return Colormap::kBlues;
 }
 
-double cumulative_sum_threshold(const torch::Tensor& values, double percentile) {
+double cumulative_sum_threshold(
+    const torch::Tensor& values,
+    double percentile) {
   TORCH_CHECK_VALUE(
       values.defined() && values.numel() > 0,
       "cumulative_sum_threshold: expected a non-empty tensor");
   TORCH_CHECK_VALUE(
       percentile >= 0 && percentile <= 100,
-      "cumulative_sum_threshold: percentile must be in [0, 100], got ", percentile);
-  torch::Tensor flat = values.detach().to(torch::kCPU, torch::kFloat64).reshape(-1).contiguous();
-  std::vector<double> sorted(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
+      "cumulative_sum_threshold: percentile must be in [0, 100], got ",
+      percentile);
+  torch::Tensor flat =
+      values.detach().to(torch::kCPU, torch::kFloat64).reshape(-1).contiguous();
+  std::vector<double> sorted(
+      flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
   for (double& v : sorted) {
     if (!std::isfinite(v)) {
       v = 0.0;
@@ -244,16 +290,21 @@ torch::Tensor normalize_attr(
     VisualSign sign,
     double outlier_perc) {
   TORCH_CHECK_VALUE(
-      attribution.defined() && (attribution.dim() == 2 || attribution.dim() == 3),
+      attribution.defined() &&
+          (attribution.dim() == 2 || attribution.dim() == 3),
       "normalize_attr: expected an attribution of shape C x H x W or H x W, got ",
       attribution.defined() ? attribution.sizes() : c10::IntArrayRef{});
   TORCH_CHECK_VALUE(
-      attribution.numel() > 0, "normalize_attr: the attribution is empty (shape ",
-      attribution.sizes(), ")");
+      attribution.numel() > 0,
+      "normalize_attr: the attribution is empty (shape ",
+      attribution.sizes(),
+      ")");
   TORCH_CHECK_VALUE(
       outlier_perc >= 0 && outlier_perc <= 100,
-      "normalize_attr: outlier_perc must be in [0, 100], got ", outlier_perc);
-  torch::Tensor combined = attribution.detach().to(torch::kCPU, torch::kFloat64);
+      "normalize_attr: outlier_perc must be in [0, 100], got ",
+      outlier_perc);
+  torch::Tensor combined =
+      attribution.detach().to(torch::kCPU, torch::kFloat64);
   combined = torch::nan_to_num(combined, 0.0, 0.0, 0.0);
   if (combined.dim() == 3) {
     combined = combined.sum(0);
@@ -279,13 +330,15 @@ torch::Tensor normalize_attr(
   }
   if (threshold == 0.0) {
     TORCH_WARN(
-        "the attribution has no ", to_string(sign),
+        "the attribution has no ",
+        to_string(sign),
         " values (all are zero): the heat map is blank");
     return torch::zeros_like(combined);
   }
   if (std::abs(threshold) < 1e-5) {
     TORCH_WARN(
-        "normalizing by a threshold of ", threshold,
+        "normalizing by a threshold of ",
+        threshold,
         ", approximately 0: the attribution values are likely all close to 0 "
         "and the map may be misleading");
   }
@@ -303,9 +356,13 @@ torch::Tensor apply_colormap(
     double vmin,
     double vmax) {
   TORCH_CHECK_VALUE(
-      vmax > vmin, "apply_colormap: expected vmax > vmin, got vmin=", vmin,
-      " vmax=", vmax);
-  torch::Tensor flat = values.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+      vmax > vmin,
+      "apply_colormap: expected vmax > vmin, got vmin=",
+      vmin,
+      " vmax=",
+      vmax);
+  torch::Tensor flat =
+      values.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   std::vector<int64_t> shape(flat.sizes().begin(), flat.sizes().end());
   shape.push_back(3);
   torch::Tensor out = torch::empty(shape, torch::kUInt8);
@@ -329,7 +386,8 @@ torch::Tensor visualize_image_attr(
     const torch::Tensor& attribution,
     const torch::Tensor& image,
     const VisualizeOptions& options) {
-  torch::Tensor norm = normalize_attr(attribution, options.sign(), options.outlier_perc());
+  torch::Tensor norm =
+      normalize_attr(attribution, options.sign(), options.outlier_perc());
   const int64_t h = norm.size(0);
   const int64_t w = norm.size(1);
   const bool all = options.sign() == VisualSign::kAll;
@@ -342,8 +400,14 @@ torch::Tensor visualize_image_attr(
   torch::Tensor rgb = prepared_image(image, "visualize_image_attr");
   TORCH_CHECK_VALUE(
       rgb.size(0) == h && rgb.size(1) == w,
-      "visualize_image_attr: the image is ", rgb.size(0), "x", rgb.size(1),
-      " pixels but the attribution map is ", h, "x", w);
+      "visualize_image_attr: the image is ",
+      rgb.size(0),
+      "x",
+      rgb.size(1),
+      " pixels but the attribution map is ",
+      h,
+      "x",
+      w);
   torch::Tensor out = torch::empty({h, w, 3}, torch::kUInt8);
   uint8_t* px = out.data_ptr<uint8_t>();
   const double* img = rgb.data_ptr<double>();
@@ -355,15 +419,17 @@ torch::Tensor visualize_image_attr(
       const double alpha = options.alpha_overlay();
       TORCH_CHECK_VALUE(
           alpha >= 0 && alpha <= 1,
-          "visualize_image_attr: alpha_overlay must be in [0, 1], got ", alpha);
+          "visualize_image_attr: alpha_overlay must be in [0, 1], got ",
+          alpha);
       // imshow(np.mean(image, axis=2), cmap="gray"): autoscaled to min..max.
-      torch::Tensor gray = torch::from_blob(
-                               const_cast<double*>(img), {h, w, 3}, torch::kFloat64)
-                               .mean(2)
-                               .contiguous();
+      torch::Tensor gray =
+          torch::from_blob(const_cast<double*>(img), {h, w, 3}, torch::kFloat64)
+              .mean(2)
+              .contiguous();
       double lo = gray.min().item<double>();
       double hi = gray.max().item<double>();
-      torch::Tensor scaled = hi > lo ? (gray - lo) / (hi - lo) : torch::zeros_like(gray);
+      torch::Tensor scaled =
+          hi > lo ? (gray - lo) / (hi - lo) : torch::zeros_like(gray);
       torch::Tensor back = apply_colormap(scaled, Colormap::kGray, 0.0, 1.0);
       torch::Tensor front = apply_colormap(norm, cmap, vmin, 1.0);
       const uint8_t* b = back.data_ptr<uint8_t>();
@@ -385,7 +451,8 @@ torch::Tensor visualize_image_attr(
       for (int64_t i = 0; i < h * w; ++i) {
         double a = std::min(255.0, std::max(0.0, std::trunc(m[i] * 255.0)));
         for (int c = 0; c < 3; ++c) {
-          px[3 * i + c] = round_byte((img[3 * i + c] * a + 255.0 * (255.0 - a)) / 255.0);
+          px[3 * i + c] =
+              round_byte((img[3 * i + c] * a + 255.0 * (255.0 - a)) / 255.0);
         }
       }
       break;
@@ -396,22 +463,32 @@ torch::Tensor visualize_image_attr(
 }
 
 torch::Tensor enlarge_nearest(const torch::Tensor& image, int64_t scale) {
-  TORCH_CHECK_VALUE(scale >= 1, "enlarge_nearest: scale must be >= 1, got ", scale);
+  TORCH_CHECK_VALUE(
+      scale >= 1, "enlarge_nearest: scale must be >= 1, got ", scale);
   TORCH_CHECK_VALUE(
       image.defined() && image.dim() == 3,
       "enlarge_nearest: expected an H x W x C image, got ",
       image.defined() ? image.sizes() : c10::IntArrayRef{});
   TORCH_CHECK_VALUE(
       image.size(0) * scale <= 65535 && image.size(1) * scale <= 65535,
-      "enlarge_nearest: ", image.size(0), "x", image.size(1), " times ", scale,
+      "enlarge_nearest: ",
+      image.size(0),
+      "x",
+      image.size(1),
+      " times ",
+      scale,
       " is larger than 65535 pixels per side");
   if (scale == 1) {
     return image.contiguous();
   }
-  return image.repeat_interleave(scale, 0).repeat_interleave(scale, 1).contiguous();
+  return image.repeat_interleave(scale, 0)
+      .repeat_interleave(scale, 1)
+      .contiguous();
 }
 
-torch::Tensor side_by_side(const std::vector<torch::Tensor>& images, int64_t gap) {
+torch::Tensor side_by_side(
+    const std::vector<torch::Tensor>& images,
+    int64_t gap) {
   TORCH_CHECK_VALUE(!images.empty(), "side_by_side: no images");
   TORCH_CHECK_VALUE(gap >= 0, "side_by_side: gap must be >= 0, got ", gap);
   int64_t height = 0;
@@ -421,7 +498,9 @@ torch::Tensor side_by_side(const std::vector<torch::Tensor>& images, int64_t gap
     TORCH_CHECK_VALUE(
         image.defined() && image.dim() == 3 && image.size(2) == 3 &&
             image.scalar_type() == torch::kUInt8,
-        "side_by_side: image ", i, " must be H x W x 3 uint8, got ",
+        "side_by_side: image ",
+        i,
+        " must be H x W x 3 uint8, got ",
         image.defined() ? image.sizes() : c10::IntArrayRef{});
     height = std::max(height, image.size(0));
     width += image.size(1) + (i ? gap : 0);
@@ -429,7 +508,9 @@ torch::Tensor side_by_side(const std::vector<torch::Tensor>& images, int64_t gap
   torch::Tensor panel = torch::full({height, width, 3}, 255, torch::kUInt8);
   int64_t left = 0;
   for (const torch::Tensor& image : images) {
-    panel.slice(0, 0, image.size(0)).slice(1, left, left + image.size(1)).copy_(image);
+    panel.slice(0, 0, image.size(0))
+        .slice(1, left, left + image.size(1))
+        .copy_(image);
     left += image.size(1) + gap;
   }
   return panel;

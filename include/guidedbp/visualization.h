@@ -12,7 +12,7 @@ namespace guidedbp {
 /// Which attributions a heat map shows, and how they are scaled (Captum's
 /// `sign` argument of `visualize_image_attr`).
 enum class VisualSign {
-  kAll, ///< Signed values scaled to [-1, 1]; colour map red-white-green.
+  kAll,      ///< Signed values scaled to [-1, 1]; colour map red-white-green.
   kPositive, ///< Positive values only, scaled to [0, 1]; colour map Greens.
   kNegative, ///< Negative values only, magnitudes scaled to [0, 1]; Reds.
   kAbsoluteValue, ///< Magnitudes scaled to [0, 1]; colour map Blues.
@@ -20,11 +20,11 @@ enum class VisualSign {
 
 /// How the scaled attribution is drawn (Captum's `method` argument).
 enum class VisualMethod {
-  kHeatMap, ///< The colour map alone.
+  kHeatMap,        ///< The colour map alone.
   kBlendedHeatMap, ///< The colour map at `alpha_overlay` over the gray image.
-  kMaskedImage, ///< The image multiplied by the scaled attribution.
-  kAlphaScaling, ///< The image with the scaled attribution as its alpha,
-                 ///< composited over white (matplotlib's axes background).
+  kMaskedImage,    ///< The image multiplied by the scaled attribution.
+  kAlphaScaling,   ///< The image with the scaled attribution as its alpha,
+                   ///< composited over white (matplotlib's axes background).
 };
 
 /// The colour maps of Captum's defaults, plus `kGray` for the backdrop of
@@ -33,9 +33,9 @@ enum class Colormap {
   kRdWhGn, ///< Captum's `LinearSegmentedColormap.from_list("RdWhGn",
            ///< ["red", "white", "green"])`: (1,0,0) -> (1,1,1) -> (0,0.502,0).
   kGreens, ///< matplotlib "Greens" (ColorBrewer, 9 anchors).
-  kReds, ///< matplotlib "Reds" (ColorBrewer, 9 anchors).
-  kBlues, ///< matplotlib "Blues" (ColorBrewer, 9 anchors).
-  kGray, ///< matplotlib "gray": black to white.
+  kReds,   ///< matplotlib "Reds" (ColorBrewer, 9 anchors).
+  kBlues,  ///< matplotlib "Blues" (ColorBrewer, 9 anchors).
+  kGray,   ///< matplotlib "gray": black to white.
 };
 
 /// Parses "all", "positive", "negative", "absolute_value" (Captum's names).
@@ -75,7 +75,8 @@ struct VisualizeOptions {
 /// Example:
 /// ```
 /// // sorted 1,2,3,4, cumulative 1,3,6,10; 50% of 10 is first reached at 3.
-/// double t = guidedbp::cumulative_sum_threshold(torch::tensor({4., 1., 3., 2.}), 50);
+/// double t =
+/// guidedbp::cumulative_sum_threshold(torch::tensor({4., 1., 3., 2.}), 50);
 /// // t == 3
 /// ```
 double cumulative_sum_threshold(const torch::Tensor& values, double percentile);
@@ -96,7 +97,8 @@ double cumulative_sum_threshold(const torch::Tensor& values, double percentile);
 ///
 /// Example:
 /// ```
-/// torch::Tensor m = guidedbp::normalize_attr(a[0], guidedbp::VisualSign::kAll, 2);
+/// torch::Tensor m = guidedbp::normalize_attr(a[0], guidedbp::VisualSign::kAll,
+/// 2);
 /// ```
 torch::Tensor normalize_attr(
     const torch::Tensor& attribution,
@@ -177,6 +179,8 @@ torch::Tensor enlarge_nearest(const torch::Tensor& image, int64_t scale);
 /// `gap` columns of white and padded with white at the bottom when heights
 /// differ (like `visualize_image_attr_multiple`'s row of panels, without
 /// titles). Throws c10::ValueError for an empty list or another shape/dtype.
-torch::Tensor side_by_side(const std::vector<torch::Tensor>& images, int64_t gap = 8);
+torch::Tensor side_by_side(
+    const std::vector<torch::Tensor>& images,
+    int64_t gap = 8);
 
 } // namespace guidedbp

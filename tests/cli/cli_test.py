@@ -1,0 +1,794 @@
+#!/usr/bin/python3
+"""End-to-end tests of the `guidedbp` command line, run by CTest.
+
+Each --area runs one group of checks; the script prints one line per check
+and a final "N passed, M failed", and exits non-zero when any failed.
+Attributions are compared with the INDEPENDENT Python reference
+(tests/reference/torch_reference.py) run on the eager models defined here,
+heat maps with Captum's normalisation and matplotlib's colour maps
+re-implemented below with numpy only.
+
+Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
+"""
+import argparse
+import glob
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ARGS = None
+RESULTS = {"passed": 0, "failed": 0}
+TMP = None
+
+
+# ----------------------------------------------------------------- helpers
+def run(*argv, expect=None):
+    proc = subprocess.run([ARGS.cli] + [str(a) for a in argv], capture_output=True, text=True,
+                          timeout=300)
+    if expect is not None and proc.returncode != expect:
+        raise AssertionError(
+            f"exit {proc.returncode}, expected {expect}\nargs: {argv}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def check(name, fn):
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - report every failure and go on
+        RESULTS["failed"] += 1
+        print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    else:
+        RESULTS["passed"] += 1
+        print(f"ok   {name}", flush=True)
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def save(tensor, name):
+    p = path(name)
+    if name.endswith(".npy"):
+        np.save(p, tensor.numpy())
+    else:
+        torch.save(tensor, p)
+    return p
+
+
+def load(p):
+    if p.endswith(".npy"):
+        return torch.from_numpy(np.load(p))
+    return torch.load(p)
+
+
+def assert_close(actual, expected, dtype):
+    assert actual.dtype == expected.dtype == dtype, (actual.dtype, expected.dtype, dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-11)
+    assert torch.allclose(actual, expected, **tol), \
+        f"max abs difference {(actual - expected).abs().max().item()}"
+
+
+def no_leftovers(*outputs):
+    for p in outputs:
+        assert not os.path.exists(p), f"{p} was left behind"
+    folders = {os.path.dirname(p) or "." for p in outputs}
+    for folder in folders:
+        temps = glob.glob(os.path.join(folder, ".*.tmp-*"))
+        assert not temps, f"temporary files left: {temps}"
+
+
+def expect_error(argv, code, substring, outputs=()):
+    proc = run(*argv)
+    assert proc.returncode == code, \
+        f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr!r}"
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {proc.stderr!r}"
+    assert lines[0].startswith("guidedbp: "), lines[0]
+    assert substring in lines[0], f"{substring!r} not in {lines[0]!r}"
+    no_leftovers(*outputs)
+    return lines[0]
+
+
+# ------------------------------------------------------------------ models
+class Classifier(nn.Module):
+    """N x 2 x 5 x 5 -> N x 4; module, functional and in-place ReLUs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.fc1 = nn.Linear(3 * 5 * 5, 8)
+        self.fc2 = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.conv(x))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc2(x)
+
+
+class Grid(nn.Module):
+    """N x 6 -> N x 3 x 4, for index tuples."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 10)
+        self.fc2 = nn.Linear(10, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x))).reshape(-1, 3, 4)
+
+
+class Scalar(nn.Module):
+    """N x 6 -> N: one value per example (no target needed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.fc1(x)).sum(1)
+
+
+class TwoInputs(nn.Module):
+    """(a: N x 6, b: N x 4, mask: N x 10, scale: float, shift: int, flip: bool) -> N x 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.fa = nn.Linear(6, 10)
+        self.fb = nn.Linear(4, 10)
+        self.out = nn.Linear(10, 3)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, scale: float,
+                shift: int, flip: bool) -> torch.Tensor:
+        h = F.relu(self.fa(a) + self.fb(b)) * mask * scale + shift
+        h = torch.relu(h)
+        if flip:
+            h = -h
+        return self.out(h)
+
+
+MODELS = {}
+
+
+def model(name, cls, dtype=torch.float32):
+    key = (name, dtype)
+    if key not in MODELS:
+        torch.manual_seed(len(MODELS) + 1)
+        eager = cls().to(dtype).eval()
+        p = path(f"{name}_{str(dtype).split('.')[-1]}.pt")
+        torch.jit.script(eager).save(p)
+        MODELS[key] = (eager, p)
+    return MODELS[key]
+
+
+def reference(eager, x, target=None, extra=(), rule="guided"):
+    from torch_reference import attribute
+    result, _ = attribute(eager, x, target, extra, rule)
+    return result
+
+
+# ------------------------------------------------------------- PNG helpers
+def write_png(p, pixels):
+    """pixels: H x W (gray) or H x W x 3 uint8."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = pixels.shape[:2]
+    color = 2 if pixels.ndim == 3 else 0
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+
+    with open(p, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)))
+        f.write(chunk(b"IDAT", zlib.compress(raw)))
+        f.write(chunk(b"IEND", b""))
+
+
+def read_png(p):
+    """Decodes a non-interlaced 8-bit gray or RGB PNG (what the CLI writes)."""
+    data = open(p, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and color in (0, 2) and interlace == 0, (depth, color, interlace)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    channels = 3 if color == 2 else 1
+    raw = zlib.decompress(idat)
+    stride = w * channels
+    out = np.zeros((h, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        ftype = raw[y * (stride + 1)]
+        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
+        cur = np.zeros(stride, dtype=np.int32)
+        for i in range(stride):
+            a = cur[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if ftype == 0:
+                pred = 0
+            elif ftype == 1:
+                pred = a
+            elif ftype == 2:
+                pred = b
+            elif ftype == 3:
+                pred = (a + b) // 2
+            else:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            cur[i] = (line[i] + pred) & 0xff
+        out[y] = cur
+        prev = cur
+    return out.reshape(h, w, channels)
+
+
+# ------------------------------------------- Captum's visualisation in numpy
+# Colour map anchors: ColorBrewer's 9-class sequential palettes as matplotlib
+# ships them (`_Greens_data` etc. in matplotlib/_cm.py), and Captum's
+# RdWhGn = from_list(["red", "white", "green"]) with green = #008000.
+ANCHORS = {
+    "Greens": ["f7fcf5", "e5f5e0", "c7e9c0", "a1d99b", "74c476", "41ab5d", "238b45", "006d2c",
+               "00441b"],
+    "Reds": ["fff5f0", "fee0d2", "fcbba1", "fc9272", "fb6a4a", "ef3b2c", "cb181d", "a50f15",
+             "67000d"],
+    "Blues": ["f7fbff", "deebf7", "c6dbef", "9ecae1", "6baed6", "4292c6", "2171b5", "08519c",
+              "08306b"],
+    "RdWhGn": ["ff0000", "ffffff", "008000"],
+    "gray": ["000000", "ffffff"],
+}
+CMAP_OF_SIGN = {"all": "RdWhGn", "positive": "Greens", "negative": "Reds",
+                "absolute_value": "Blues"}
+
+
+def lut(name, n=256):
+    """matplotlib's LinearSegmentedColormap.from_list(name, colors, n) table
+    (`_create_lookup_table`), float RGB in [0, 1]."""
+    colors = np.array([[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)] for h in ANCHORS[name]])
+    x = np.linspace(0, 1, len(colors)) * (n - 1)
+    xind = (n - 1) * np.linspace(0, 1, n)
+    ind = np.searchsorted(x, xind)[1:-1]
+    distance = (xind[1:-1] - x[ind - 1]) / (x[ind] - x[ind - 1])
+    out = np.empty((n, 3))
+    for c in range(3):
+        y = colors[:, c]
+        out[:, c] = np.concatenate([[y[0]], distance * (y[ind] - y[ind - 1]) + y[ind - 1], [y[-1]]])
+    return np.clip(out, 0.0, 1.0)
+
+
+def colormap(values, name, vmin, vmax):
+    x = (values - vmin) / (vmax - vmin)
+    idx = np.clip(np.floor(x * 256), 0, 255).astype(int)
+    return (lut(name)[idx] * 255).astype(np.uint8)
+
+
+def cumulative_sum_threshold(values, percentile):
+    sorted_vals = np.sort(values.flatten())
+    cum_sums = np.cumsum(sorted_vals)
+    threshold_id = np.where(cum_sums >= cum_sums[-1] * 0.01 * percentile)[0][0]
+    return sorted_vals[threshold_id]
+
+
+def normalize_attr(attr_chw, sign, outlier_perc=2):
+    combined = attr_chw.astype(np.float64).sum(axis=0)
+    if sign == "all":
+        t = cumulative_sum_threshold(np.abs(combined), 100 - outlier_perc)
+    elif sign == "positive":
+        combined = (combined > 0) * combined
+        t = cumulative_sum_threshold(combined, 100 - outlier_perc)
+    elif sign == "negative":
+        combined = (combined < 0) * combined
+        t = -1 * cumulative_sum_threshold(np.abs(combined), 100 - outlier_perc)
+    else:
+        combined = np.abs(combined)
+        t = cumulative_sum_threshold(combined, 100 - outlier_perc)
+    if t == 0:
+        return np.zeros_like(combined)
+    return np.clip(combined / t, -1, 1)
+
+
+def visualize(attr_chw, image_chw, method, sign):
+    norm = normalize_attr(attr_chw, sign)
+    vmin = -1 if sign == "all" else 0
+    heat = colormap(norm, CMAP_OF_SIGN[sign], vmin, 1).astype(np.float64)
+    img = np.transpose(image_chw, (1, 2, 0)).astype(np.float64)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    img = np.clip((img * 255).astype(int), 0, 255).astype(np.float64)
+    if method == "heat_map":
+        out = heat
+    elif method == "blended_heat_map":
+        gray = img.mean(axis=2)
+        lo, hi = gray.min(), gray.max()
+        scaled = (gray - lo) / (hi - lo) if hi > lo else np.zeros_like(gray)
+        back = colormap(scaled, "gray", 0, 1).astype(np.float64)
+        out = np.round(0.5 * heat + 0.5 * back)
+    elif method == "masked_image":
+        out = np.clip((img * norm[:, :, None]).astype(int), 0, 255)
+    else:
+        a = np.clip((norm * 255).astype(int), 0, 255)[:, :, None].astype(np.float64)
+        out = np.round((img * a + 255 * (255 - a)) / 255)
+    return out.astype(np.uint8)
+
+
+def assert_pixels(actual, expected):
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    diff = np.abs(actual.astype(int) - expected.astype(int))
+    assert diff.max() <= 1, f"pixel difference up to {diff.max()}"
+    assert (diff == 0).mean() >= 0.99, f"only {(diff == 0).mean():.3f} of the values equal"
+
+
+# ------------------------------------------------------------------- areas
+TARGET_CASES = [
+    # (literal, python target, model name)
+    (None, None, "scalar"),
+    ("2", 2, "classifier"),
+    ("-1", -1, "classifier"),
+    ("(1,2)", (1, 2), "grid"),
+    ("( 2 , )", (2,), "scalar_grid"),
+    ("[3,1,0]", [3, 1, 0], "classifier"),
+    ("[ (0,1), (2,3), (1,0) ]", [(0, 1), (2, 3), (1, 0)], "grid"),
+]
+
+
+def models_for(name, dtype=torch.float32):
+    if name == "classifier":
+        return model("classifier", Classifier, dtype), torch.rand(3, 2, 5, 5, dtype=dtype) - 0.3
+    if name == "grid":
+        return model("grid", Grid, dtype), torch.randn(3, 6, dtype=dtype)
+    if name == "scalar":
+        return model("scalar", Scalar, dtype), torch.randn(3, 6, dtype=dtype)
+    if name == "scalar_grid":  # a tuple of one on an N x 3 x 4 output needs (i, j): use N x 4
+        return model("classifier", Classifier, dtype), torch.rand(3, 2, 5, 5, dtype=dtype)
+    raise KeyError(name)
+
+
+def area_attribute():
+    for literal, target, name in TARGET_CASES:
+        def body(literal=literal, target=target, name=name):
+            torch.manual_seed(7)
+            (eager, model_path), x = models_for(name)
+            inp = save(x, f"t_{name}_in.npy")
+            out = path(f"t_{name}_out.npy")
+            argv = ["attribute", "--model", model_path, "--input", inp, "--output", out]
+            if literal is not None:
+                argv += ["--target", literal]
+            run(*argv, expect=0)
+            assert_close(load(out), reference(eager, x, target), torch.float32)
+        check(f"attribute target {literal}", body)
+
+    def repeated():
+        (eager, model_path), x = models_for("classifier")
+        inp = save(x, "rep_in.npy")
+        first = None
+        for i in range(3):
+            out = path(f"rep_out{i}.npy")
+            run("attribute", "--model", model_path, "--input", inp, "--target", "1",
+                "--output", out, expect=0)
+            first = load(out) if first is None else first
+            assert torch.equal(load(out), first)
+    check("attribute repeated runs agree", repeated)
+
+    def several_targets():
+        # K targets from one forward pass: K x input shape, in --target order.
+        (eager, model_path), x = models_for("classifier")
+        inp = save(x, "k_in.npy")
+        out = path("k_out.npy")
+        run("attribute", "--model", model_path, "--input", inp, "--target", "2",
+            "--target", "[3,1,0]", "--target", "-1", "--output", out, expect=0)
+        got = load(out)
+        assert got.shape == (3,) + tuple(x.shape), got.shape
+        for k, target in enumerate([2, [3, 1, 0], -1]):
+            assert_close(got[k], reference(eager, x, target), torch.float32)
+    check("attribute several --target stacks K maps", several_targets)
+
+    def extra_args():
+        eager, model_path = model("two", TwoInputs)
+        torch.manual_seed(3)
+        a, b = torch.randn(2, 6), torch.randn(2, 4)
+        mask = (torch.rand(2, 10) > 0.3).float()
+        pa, pb = save(a, "two_a.npy"), save(b, "two_b.pt")
+        pm = save(mask, "two_mask.npy")
+        oa, ob = path("two_oa.pt"), path("two_ob.npy")
+        for flip in ("false", "true"):
+            run("attribute", "--model", model_path, "--input", pa, "--input", pb,
+                "--forward-arg", pm, "--forward-arg", "1.5", "--forward-arg", "-1",
+                "--forward-arg", flip, "--target", "[2,0]", "--output", oa, "--output", ob,
+                expect=0)
+            ra, rb = reference(eager, (a, b), [2, 0], (mask, 1.5, -1, flip == "true"))
+            assert_close(load(oa), ra, torch.float32)
+            assert_close(load(ob), rb, torch.float32)
+    check("attribute two inputs and forward args (tensor file, float, int, bool)", extra_args)
+
+
+def area_methods():
+    for method, rule in (("guided-backprop", "guided"), ("deconvolution", "deconvolution"),
+                         ("saliency", "plain")):
+        def body(method=method, rule=rule):
+            (eager, model_path), x = models_for("classifier")
+            inp = save(x, f"m_{rule}_in.npy")
+            out = path(f"m_{rule}_out.npy")
+            run("attribute", "--model", model_path, "--input", inp, "--target", "[0,1,2]",
+                "--method", method, "--output", out, expect=0)
+            assert_close(load(out), reference(eager, x, [0, 1, 2], rule=rule), torch.float32)
+        check(f"attribute --method {method}", body)
+
+    def default_is_guided():
+        (eager, model_path), x = models_for("classifier")
+        inp = save(x, "m_default_in.npy")
+        out = path("m_default_out.npy")
+        run("attribute", "--model", model_path, "--input", inp, "--target", "3",
+            "--output", out, expect=0)
+        assert_close(load(out), reference(eager, x, 3, rule="guided"), torch.float32)
+    check("attribute default method is guided-backprop", default_is_guided)
+
+    def saliency_abs():
+        (eager, model_path), x = models_for("classifier")
+        inp = save(x, "m_abs_in.npy")
+        out = path("m_abs_out.npy")
+        run("attribute", "--model", model_path, "--input", inp, "--target", "1",
+            "--method", "saliency", "--abs", "--output", out, expect=0)
+        assert_close(load(out), reference(eager, x, 1, rule="plain").abs(), torch.float32)
+    check("attribute saliency --abs", saliency_abs)
+
+
+def area_files():
+    for ext_in in (".npy", ".pt"):
+        for ext_out in (".npy", ".pt"):
+            for dtype in (torch.float32, torch.float64):
+                def body(ext_in=ext_in, ext_out=ext_out, dtype=dtype):
+                    (eager, model_path), x = models_for("classifier", dtype)
+                    tag = f"{ext_in[1:]}_{ext_out[1:]}_{str(dtype)[-2:]}"
+                    inp = save(x, f"f_{tag}_in{ext_in}")
+                    out = path(f"f_{tag}_out{ext_out}")
+                    run("attribute", "--model", model_path, "--input", inp, "--target", "2",
+                        "--output", out, expect=0)
+                    got = load(out)  # numpy.load / torch.load read what the CLI wrote
+                    assert_close(got, reference(eager, x, 2), dtype)
+                check(f"files {ext_in} -> {ext_out} {dtype}", body)
+
+    def npy_versions():
+        (eager, model_path), x = models_for("classifier")
+        for version in ((1, 0), (2, 0), (3, 0)):
+            p = path(f"v{version[0]}.npy")
+            with open(p, "wb") as f:
+                np.lib.format.write_array(f, x.numpy(), version=version)
+            out = path(f"v{version[0]}_out.npy")
+            run("attribute", "--model", model_path, "--input", p, "--target", "0",
+                "--output", out, expect=0)
+            assert_close(load(out), reference(eager, x, 0), torch.float32)
+    check("files .npy versions 1.0, 2.0, 3.0", npy_versions)
+
+
+def area_errors():
+    (eager, model_path), x = models_for("classifier")
+    good = save(x, "e_good.npy")
+    out = path("e_out.npy")
+    out2 = path("e_out2.pt")
+    base = ["attribute", "--model", model_path, "--input", good]
+
+    def corrupt(name, data):
+        p = path(name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    full = open(good, "rb").read()
+    cases = [
+        ("missing input", base[:3] + ["--input", path("nope.npy"), "--output", out], 1,
+         "nope.npy: no such file"),
+        ("missing model", ["attribute", "--model", path("nope.pt"), "--input", good,
+                           "--output", out], 1, "nope.pt: no such file"),
+        ("corrupt model", ["attribute", "--model", corrupt("bad_model.pt", b"not a zip" * 50),
+                           "--input", good, "--output", out], 1, "not a TorchScript model"),
+        ("tensor file as model", ["attribute", "--model", good, "--input", good,
+                                  "--output", out], 1, "not a TorchScript model"),
+        ("truncated .npy", ["attribute", "--model", model_path, "--input",
+                            corrupt("trunc.npy", full[:-100]), "--output", out], 1,
+         "but the file holds"),
+        ("garbage .npy", ["attribute", "--model", model_path, "--input",
+                          corrupt("garbage.npy", b"\x93NUMPY\x01\x00\x0e\x00{'descr': <f4}"),
+                          "--output", out], 1, "malformed .npy header"),
+        ("corrupt .pt", ["attribute", "--model", model_path, "--input",
+                         corrupt("bad.pt", b"PK\x03\x04garbage"), "--output", out], 1,
+         "bad.pt"),
+        ("unreadable input (directory)", base[:3] + ["--input", path("dir.npy"), "--output", out], 1,
+         "directory"),
+        ("shape the model rejects", ["attribute", "--model", model_path, "--input",
+                                     save(torch.rand(2, 3, 7, 7), "wrong_shape.npy"),
+                                     "--target", "1", "--output", out], 1, ""),
+        ("integer input", ["attribute", "--model", model_path, "--input",
+                           save(torch.ones(2, 2, 5, 5, dtype=torch.int64), "ints.npy"),
+                           "--target", "1", "--output", out], 1, "floating-point"),
+        ("bad target syntax", base + ["--target", "[1,,2]", "--output", out], 1,
+         "expected an integer at column 4"),
+        ("bad target mixed", base + ["--target", "[1,(2,3)]", "--output", out], 1,
+         "all integers or all tuples"),
+        ("target out of range", base + ["--target", "7", "--output", out], 1, "7"),
+        ("target list length", base + ["--target", "[1,2]", "--output", out], 1, ""),
+        ("no target on N x 4 output", base + ["--output", out], 1, ""),
+        ("wrong number of outputs", base + ["--target", "1", "--output", out, "--output",
+                                            out2], 2, "one --output per --input"),
+        ("bad output extension", base + ["--target", "1", "--output", path("x.txt")], 2,
+         "expected .npy or .pt"),
+        ("bad method", base + ["--target", "1", "--method", "lrp", "--output", out], 2,
+         "--method"),
+        ("missing --output", base + ["--target", "1"], 2, "--output"),
+        ("bad forward arg", base + ["--target", "1", "--forward-arg", "banana",
+                                    "--output", out], 1, "banana"),
+        ("pt holding a dict", ["attribute", "--model", model_path, "--input",
+                               path("dict.pt"), "--output", out], 1, "dict.pt: not a"),
+        ("output folder missing", base + ["--target", "1", "--output",
+                                          path("no/such/dir/o.npy")], 1, "o.npy"),
+    ]
+    torch.save({"a": x}, path("dict.pt"))
+    os.makedirs(path("dir.npy"), exist_ok=True)
+    for name, argv, code, substring in cases:
+        check(f"error: {name}",
+              lambda argv=argv, code=code, substring=substring: expect_error(
+                  argv, code, substring, outputs=[out, out2]))
+
+    def two_outputs_one_fails():
+        # The second input is bad: the first output must not be left either.
+        argv = ["attribute", "--model", model_path, "--input", good, "--input",
+                save(torch.rand(2, 2, 5, 5), "e_batch2.npy"), "--target", "1",
+                "--output", out, "--output", out2]
+        proc = run(*argv)
+        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        no_leftovers(out, out2)
+    check("error: batch mismatch leaves no output", two_outputs_one_fails)
+
+    def help_texts():
+        for sub in ("attribute", "explain"):
+            proc = run(sub, "--help", expect=0)
+            for word in (["--target", "[(0,1),(2,3)]", ".npy", "Exit status"]
+                         if sub == "attribute" else
+                         ["--top-k", "--outlier-perc", "imagenet", "antialias", "Blues"]):
+                assert word in proc.stdout, f"{word!r} missing from {sub} --help"
+    check("help texts", help_texts)
+
+
+def rgb_model():
+    class Rgb(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 2, 3)
+            self.fc = nn.Linear(2 * 3 * 3, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(F.relu(self.conv(x)).flatten(1))
+    torch.manual_seed(9)
+    p = path("rgb5.pt")
+    torch.jit.script(Rgb().eval()).save(p)
+    return p
+
+
+def area_explain():
+    shipped = os.path.join(ARGS.source_dir, "examples", "fashion_mnist")
+    model_path = os.path.join(shipped, "model.pt")
+    images = sorted(glob.glob(os.path.join(shipped, "images", "*.png")))
+    labels_path = os.path.join(shipped, "labels.txt")
+
+    def shipped_model():
+        if not os.path.exists(model_path) or not images:
+            print("     (skipped: the shipped model is not there yet)")
+            return
+        labels = open(labels_path).read().splitlines()
+        out_dir = path("explain_shipped")
+        proc = run("explain", "--model", model_path, "--labels", labels_path, "--out-dir",
+                   out_dir, *images, expect=0)
+        lines = proc.stdout.splitlines()
+        assert len(lines) == len(images), proc.stdout
+        correct = 0
+        for image, line in zip(images, lines):
+            assert line.startswith(image + ": predicted "), line
+            written = line.split(" -> ")[-1]
+            assert os.path.exists(written), written
+            png = read_png(written)
+            assert png.shape == (224, 224, 3), png.shape
+            # file names hold the class: 0000_ankle_boot.png
+            name = os.path.basename(image)[5:-4].replace("_", " ")
+            predicted = line.split("(")[1].split(")")[0]
+            norm = predicted.lower().replace("-", "").replace("/top", "")
+            correct += name == norm or name in norm
+            assert predicted in labels
+        assert correct >= len(images) - 1, f"only {correct} of {len(images)} right:\n{proc.stdout}"
+    check("explain shipped model (PNG per image, label, score)", shipped_model)
+
+    def top_k_panel_raw():
+        if not os.path.exists(model_path):
+            return
+        out_dir = path("explain_topk")
+        proc = run("explain", "--model", model_path, "--top-k", "3", "--panel", "--save-raw",
+                   "--scale", "4", "--out-dir", out_dir, images[0], expect=0)
+        assert len(proc.stdout.splitlines()) == 3, proc.stdout
+        panel = read_png(glob.glob(os.path.join(out_dir, "*_panel.png"))[0])
+        assert panel.shape == (112, 4 * 112 + 3 * 8, 3), panel.shape
+        raws = sorted(glob.glob(os.path.join(out_dir, "*_top*_class*.npy")))
+        assert len(raws) == 3, raws
+        # The ranks in the file names follow the model's own top-k.
+        x = torch.from_numpy(read_png(images[0]).astype(np.float32) / 255).permute(2, 0, 1)[None]
+        loaded = torch.jit.load(model_path)
+        ranks = torch.softmax(loaded(x), 1)[0].topk(3).indices.tolist()
+        for rank, raw in enumerate(raws):
+            assert f"_top{rank + 1}_class{ranks[rank]}" in raw, (raw, ranks)
+            assert np.load(raw).shape == (1, 1, 28, 28)
+    check("explain --top-k --panel --save-raw", top_k_panel_raw)
+
+    def keeps_going():
+        mp = rgb_model()
+        out_dir = path("explain_bad")
+        good = path("good.png")
+        write_png(good, (np.random.RandomState(0).rand(5, 5, 3) * 255).astype(np.uint8))
+        bad = path("broken.png")
+        with open(bad, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\nbroken")
+        missing = path("missing.png")
+        proc = run("explain", "--model", mp, "--rgb", "--out-dir", out_dir, bad, good, missing)
+        assert proc.returncode == 1, proc.returncode
+        err = proc.stderr.splitlines()
+        assert any("broken.png: corrupt PNG" in e for e in err), proc.stderr
+        assert any("missing.png: no such file" in e for e in err), proc.stderr
+        assert err[-1] == "guidedbp: 2 of 3 images failed", err
+        assert os.listdir(out_dir) == ["good_class" + proc.stdout.split("predicted ")[1][0]
+                                       + ".png"], os.listdir(out_dir)
+    check("explain keeps going past bad images", keeps_going)
+
+    def all_zero():
+        class Zero(nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                y = torch.relu(x.flatten(1)[:, :4] * 0.0 - 1.0)
+                return y + torch.arange(4).eq(1).to(y.dtype)
+        p = path("zero.pt")
+        torch.jit.script(Zero()).save(p)
+        img = path("zero_in.png")
+        write_png(img, np.full((6, 6), 100, np.uint8))
+        out_dir = path("explain_zero")
+        proc = run("explain", "--model", p, "--out-dir", out_dir, img, "--sign", "all", expect=0)
+        assert "warning" in proc.stderr and "blank" in proc.stderr, proc.stderr
+        png = read_png(os.path.join(out_dir, "zero_in_class1.png"))
+        # 0 maps to entry 128 of matplotlib's 256-entry RdWhGn table: white
+        # nudged a hair toward green, as in Captum's own figures.
+        assert (png == png[0, 0]).all(), "a blank map has one colour"
+        assert (png >= 250).all(), png[0, 0]
+    check("explain all-zero attribution: blank map and a warning", all_zero)
+
+    def preprocessing():
+        # resize + center crop + grayscale + normalize, checked through --save-raw
+        (eager, mp), _ = models_for("classifier")
+        rgb = (np.random.RandomState(1).rand(9, 12, 3) * 255).astype(np.uint8)
+        img = path("pre.png")
+        write_png(img, rgb)
+        out_dir = path("explain_pre")
+        run("explain", "--model", mp, "--rgb", "--target", "2", "--resize", "6",
+            "--center-crop", "5", "--mean", "0.5", "--std", "0.25", "--save-raw",
+            "--out-dir", out_dir, img, expect=1)  # 3 channels for a 2-channel model
+        # a 2-channel model cannot take images: use a gray model instead
+        class Gray(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(1, 2, 3)
+                self.fc = nn.Linear(2 * 3 * 3, 4)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.fc(F.relu(self.conv(x)).flatten(1))
+        torch.manual_seed(5)
+        g = Gray().eval()
+        gp = path("gray.pt")
+        torch.jit.script(g).save(gp)
+        run("explain", "--model", gp, "--grayscale", "--target", "2", "--resize", "6",
+            "--center-crop", "5", "--mean", "0.5", "--std", "0.25", "--save-raw",
+            "--out-dir", out_dir, img, expect=0)
+        t = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)
+        t = (0.2989 * t[0] + 0.587 * t[1] + 0.114 * t[2])[None]
+        t = F.interpolate(t[None], size=(6, 8), mode="bilinear", align_corners=False)[0]
+        top, left = int(round((6 - 5) / 2.0)), int(round((8 - 5) / 2.0))
+        t = t[:, top:top + 5, left:left + 5]
+        x = ((t - 0.5) / 0.25)[None]
+        raw = torch.from_numpy(np.load(os.path.join(out_dir, "pre_class2.npy")))
+        assert_close(raw, reference(g, x, 2), torch.float32)
+    check("explain preprocessing (grayscale, resize, crop, normalize) + raw", preprocessing)
+
+    def jpeg_input():
+        if not os.path.exists(model_path):
+            return
+        try:
+            from PIL import Image  # noqa: F401
+        except ImportError:
+            Image = None
+        jpg = path("x.jpg")
+        try:
+            import torchvision.io as tio
+            data = torch.from_numpy(read_png(images[0])).permute(2, 0, 1).contiguous()
+            tio.write_jpeg(data, jpg)
+        except Exception:  # noqa: BLE001
+            if Image is None:
+                print("     (skipped: nothing here writes JPEG)")
+                return
+            Image.fromarray(read_png(images[0])[:, :, 0]).save(jpg)
+        out_dir = path("explain_jpeg")
+        proc = run("explain", "--model", model_path, "--out-dir", out_dir, jpg, expect=0)
+        assert "x_class" in proc.stdout, proc.stdout
+        with open(path("bad.jpg"), "wb") as f:
+            f.write(open(jpg, "rb").read()[:200])
+        proc = run("explain", "--model", model_path, "--out-dir", out_dir, path("bad.jpg"))
+        assert proc.returncode == 1 and "corrupt JPEG" in proc.stderr, proc.stderr
+    check("explain JPEG input (and a truncated JPEG)", jpeg_input)
+
+
+def area_heatmap():
+    class Gray(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 7 * 6, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(F.relu(self.conv(x)).flatten(1))
+    torch.manual_seed(11)
+    g = Gray().eval()
+    gp = path("heat.pt")
+    torch.jit.script(g).save(gp)
+    rgb = (np.random.RandomState(2).rand(7, 6, 3) * 255).astype(np.uint8)
+    img = path("heat.png")
+    write_png(img, rgb)
+    x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    for method in ("heat_map", "blended_heat_map", "masked_image", "alpha_scaling"):
+        for sign in ("all", "positive", "negative", "absolute_value"):
+            def body(method=method, sign=sign):
+                out_dir = path(f"heat_{method}_{sign}")
+                run("explain", "--model", gp, "--target", "3", "--visual", method,
+                    "--sign", sign, "--method", "saliency", "--scale", "3", "--save-raw",
+                    "--out-dir", out_dir, img, expect=0)
+                attr = reference(g, x, 3, rule="plain")
+                raw = torch.from_numpy(np.load(os.path.join(out_dir, "heat_class3.npy")))
+                assert_close(raw, attr, torch.float32)
+                expected = visualize(attr[0].numpy(), x[0].numpy(), method, sign)
+                expected = expected.repeat(3, axis=0).repeat(3, axis=1)
+                assert_pixels(read_png(os.path.join(out_dir, "heat_class3.png")), expected)
+            check(f"heat map pixels {method} / {sign}", body)
+
+
+AREAS = {"attribute": area_attribute, "methods": area_methods, "files": area_files,
+         "errors": area_errors, "explain": area_explain, "heatmap": area_heatmap}
+
+
+def main():
+    global ARGS, TMP
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cli", required=True, help="the guidedbp executable")
+    ap.add_argument("--source-dir", required=True, help="the repository root")
+    ap.add_argument("--area", choices=sorted(AREAS) + ["all"], default="all")
+    ARGS = ap.parse_args()
+    sys.path.insert(0, os.path.join(ARGS.source_dir, "tests", "reference"))
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="guidedbp_cli_test_") as tmp:
+        TMP = tmp
+        for name, fn in AREAS.items():
+            if ARGS.area in (name, "all"):
+                fn()
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    return 1 if RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+// Unit tests of the --target literal parser (torch-free).
+
+#include "target_literal.h"
+
+#include <gtest/gtest.h>
+
+#include "cli_error.h"
+
+using guidedbp::cli::CliError;
+using guidedbp::cli::parse_target_literal;
+using guidedbp::cli::TargetLiteral;
+using Kind = guidedbp::cli::TargetLiteral::Kind;
+
+namespace {
+
+std::string message_of(const std::string& text) {
+  try {
+    parse_target_literal(text);
+  } catch (const CliError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST(TargetLiteralTest, ParsesEveryForm) {
+  auto index = parse_target_literal(" 3 ");
+  EXPECT_EQ(index.kind, Kind::kIndex);
+  EXPECT_EQ(index.indices, (std::vector<int64_t>{3}));
+  EXPECT_EQ(parse_target_literal("-1").indices, (std::vector<int64_t>{-1}));
+  auto tuple = parse_target_literal("( 1 , 2 )");
+  EXPECT_EQ(tuple.kind, Kind::kTuple);
+  EXPECT_EQ(tuple.indices, (std::vector<int64_t>{1, 2}));
+  auto single = parse_target_literal("(1,)");
+  EXPECT_EQ(single.kind, Kind::kTuple);
+  EXPECT_EQ(single.indices, (std::vector<int64_t>{1}));
+  EXPECT_EQ(parse_target_literal("(4)").kind, Kind::kIndex); // Python: an int
+  auto list = parse_target_literal("[3,1,0]");
+  EXPECT_EQ(list.kind, Kind::kPerExample);
+  EXPECT_EQ(list.indices, (std::vector<int64_t>{3, 1, 0}));
+  auto tuples = parse_target_literal("[(0,1), (2,3),]");
+  EXPECT_EQ(tuples.kind, Kind::kPerExampleTuples);
+  EXPECT_EQ(tuples.tuples, (std::vector<std::vector<int64_t>>{{0, 1}, {2, 3}}));
+  EXPECT_EQ(parse_target_literal("None").kind, Kind::kNone);
+  EXPECT_EQ(to_string(tuples), "[(0, 1), (2, 3)]");
+  EXPECT_EQ(to_string(single), "(1,)");
+}
+
+TEST(TargetLiteralTest, SaysWhatWasExpectedWhere) {
+  EXPECT_NE(
+      message_of("[1,,2]").find("expected an integer at column 4, found ','"),
+      std::string::npos)
+      << message_of("[1,,2]");
+  EXPECT_NE(
+      message_of("(1 2)").find("expected ',' or ')' at column 4"),
+      std::string::npos)
+      << message_of("(1 2)");
+  EXPECT_NE(
+      message_of("3 4").find("the end of the target at column 3"),
+      std::string::npos);
+  EXPECT_NE(message_of("1.5").find("no fractions"), std::string::npos);
+  EXPECT_NE(
+      message_of("[1, (2,3)]").find("all integers or all tuples"),
+      std::string::npos);
+  EXPECT_NE(
+      message_of("[(1,2), 3]").find("all integers or all tuples"),
+      std::string::npos);
+  EXPECT_NE(
+      message_of("99999999999999999999").find("64 bits"), std::string::npos);
+  for (const char* bad :
+       {"", " ", "[]", "()", "[", "(1,", "x", "[1", "-", "[(1,2)"}) {
+    EXPECT_NE(message_of(bad), "") << bad;
+  }
+}
+
+TEST(TargetLiteralTest, AcceptsExtremeIntegers) {
+  EXPECT_EQ(parse_target_literal("-9223372036854775808").indices[0], INT64_MIN);
+  EXPECT_EQ(parse_target_literal("9223372036854775807").indices[0], INT64_MAX);
+}

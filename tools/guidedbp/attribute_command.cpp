@@ -1,0 +1,156 @@
+// guidedbp attribute: tensors in, attributions out.
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <set>
+
+#include "cli_error.h"
+#include "commands.h"
+#include "file_util.h"
+#include "model_io.h"
+#include "npy_format.h"
+#include "target_convert.h"
+#include "target_literal.h"
+#include "tensor_io.h"
+
+namespace guidedbp {
+namespace cli {
+namespace {
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// --forward-arg: a tensor file, or a literal int, float, true/false.
+c10::IValue forward_arg(const std::string& text) {
+  if (text == "true" || text == "True") {
+    return c10::IValue(true);
+  }
+  if (text == "false" || text == "False") {
+    return c10::IValue(false);
+  }
+  if (!text.empty() && !is_tensor_file(text)) {
+    const char* begin = text.c_str();
+    char* end = nullptr;
+    errno = 0;
+    long long integer = std::strtoll(begin, &end, 10);
+    if (*end == '\0' && end != begin &&
+        !std::isspace(static_cast<unsigned char>(text[0]))) {
+      if (errno == ERANGE) {
+        throw CliError(
+            "--forward-arg '" + text + "': integer out of the 64-bit range");
+      }
+      return c10::IValue(static_cast<int64_t>(integer));
+    }
+    errno = 0;
+    double real = std::strtod(begin, &end);
+    if (*end == '\0' && end != begin &&
+        !std::isspace(static_cast<unsigned char>(text[0]))) {
+      return c10::IValue(real);
+    }
+  }
+  if (is_tensor_file(text) || file_exists(text)) {
+    return c10::IValue(read_tensor(text));
+  }
+  throw CliError(
+      "--forward-arg '" + text +
+      "': neither a number, true/false, nor a .npy/.pt file");
+}
+
+std::string describe(const torch::Tensor& t) {
+  std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+  return shape_string(shape) + " " +
+      std::string(c10::toString(t.scalar_type()));
+}
+
+} // namespace
+
+int run_attribute(const AttributeArgs& args) {
+  // Argument checks first: nothing is loaded for a misuse.
+  if (args.outputs.size() != args.inputs.size()) {
+    throw UsageError(
+        std::to_string(args.inputs.size()) + " --input but " +
+        std::to_string(args.outputs.size()) +
+        " --output given: give one --output per --input, in the same order");
+  }
+  std::set<std::string> seen;
+  for (const std::string& output : args.outputs) {
+    if (!is_tensor_file(output)) {
+      throw UsageError(
+          "--output " + output + ": unknown extension (expected .npy or .pt)");
+    }
+    if (!seen.insert(output).second) {
+      throw UsageError("--output " + output + " is given twice");
+    }
+  }
+  if (args.abs && args.method != "saliency") {
+    throw UsageError("--abs applies to --method saliency only");
+  }
+  std::vector<Target> targets;
+  for (const std::string& text : args.targets) {
+    targets.push_back(to_target(parse_target_literal(text)));
+  }
+  const bool stacked = targets.size() > 1;
+  if (targets.empty()) {
+    targets.push_back(Target());
+  }
+
+  torch::jit::Module module = load_model(args.model);
+  std::vector<torch::Tensor> inputs;
+  for (const std::string& path : args.inputs) {
+    inputs.push_back(read_tensor(path));
+  }
+  ForwardArgs extra;
+  for (const std::string& text : args.forward_args) {
+    extra.push_back(forward_arg(text));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].is_floating_point()) {
+      throw CliError(
+          args.inputs[i] + ": the input is " + describe(inputs[i]) +
+          "; attributions need a floating-point input (float32 or float64)");
+    }
+    if (inputs[i].dim() == 0) {
+      throw CliError(
+          args.inputs[i] +
+          ": the input is a scalar; it needs a batch dimension first");
+    }
+  }
+
+  std::unique_ptr<ModifiedReluGradient> method =
+      make_method(module, args.method, args.abs);
+  // One forward pass for all targets; K > 1 stacks each input's K maps.
+  std::vector<std::vector<torch::Tensor>> per_target =
+      method->attribute_targets(inputs, targets, extra);
+  std::vector<torch::Tensor> attributions;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<torch::Tensor> maps;
+    for (const auto& attribution : per_target) {
+      maps.push_back(attribution.at(i));
+    }
+    attributions.push_back(stacked ? torch::stack(maps) : maps.front());
+  }
+
+  StagedFiles files;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    torch::Tensor a = attributions[i];
+    const torch::Tensor one = stacked ? a[0] : a;
+    if (one.sizes() != inputs[i].sizes() ||
+        a.scalar_type() != inputs[i].scalar_type()) {
+      throw CliError(
+          "internal error: the attribution of " + args.inputs[i] + " is " +
+          describe(a) + " but the input is " + describe(inputs[i]));
+    }
+    files.stage(args.outputs[i], encode_tensor(a, args.outputs[i]));
+  }
+  files.commit();
+  return 0;
+}
+
+} // namespace cli
+} // namespace guidedbp

@@ -1,0 +1,58 @@
+#pragma once
+
+// The subcommands' arguments as parsed by main.cpp (torch-free, so that
+// main.cpp and its CLI11 parsing compile without LibTorch headers).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace guidedbp {
+namespace cli {
+
+/// `guidedbp attribute`.
+struct AttributeArgs {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::vector<std::string> forward_args;
+  /// --target literals; none: no target. Several: K targets from one
+  /// forward pass, each output then holds K attributions stacked on dim 0.
+  std::vector<std::string> targets;
+  std::string method = "guided-backprop";
+  bool abs = false; ///< Saliency only: absolute value (Captum's default).
+  std::vector<std::string> outputs;
+};
+
+/// `guidedbp explain`.
+struct ExplainArgs {
+  std::string model;
+  std::vector<std::string> images;
+  bool has_target = false;
+  int64_t target = 0;
+  int64_t top_k = 0; ///< 0: one map (the predicted class or --target).
+  std::string labels;
+  int64_t resize = 0;
+  int64_t center_crop = 0;
+  std::vector<double> mean;
+  std::vector<double> std;
+  std::string normalize; ///< "" or "imagenet".
+  bool grayscale = false;
+  bool rgb = false;
+  std::string method = "guided-backprop";
+  bool abs = false;
+  std::string visual = "heat_map";
+  std::string sign = "absolute_value";
+  double outlier_perc = 2.0;
+  std::string out_dir;
+  bool panel = false;
+  bool save_raw = false;
+  int64_t scale = 0; ///< 0: automatic (about 224 pixels on the longer side).
+};
+
+/// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
+/// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
+int run_attribute(const AttributeArgs& args);
+int run_explain(const ExplainArgs& args);
+
+} // namespace cli
+} // namespace guidedbp

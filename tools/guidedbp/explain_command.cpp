@@ -1,0 +1,349 @@
+// guidedbp explain: images in, heat maps out.
+
+#include <guidedbp/visualization.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "cli_error.h"
+#include "commands.h"
+#include "file_util.h"
+#include "image_io.h"
+#include "model_io.h"
+#include "preprocess.h"
+#include "progress.h"
+#include "tensor_io.h"
+
+namespace guidedbp {
+namespace cli {
+namespace {
+
+// Collects the library's warnings (TORCH_WARN) during one image, so they can
+// be reported as one line each, naming the image.
+class CollectingWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string& msg, const bool)
+      override {
+    std::string line = first_line(msg);
+    for (const std::string& seen : messages) {
+      if (seen == line) {
+        return;
+      }
+    }
+    messages.push_back(line);
+  }
+  std::vector<std::string> messages;
+};
+
+std::vector<std::string> read_labels(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  std::vector<std::string> labels;
+  std::string line;
+  for (uint8_t byte : bytes) {
+    if (byte == '\n') {
+      labels.push_back(line);
+      line.clear();
+    } else if (byte != '\r') {
+      line += static_cast<char>(byte);
+    }
+  }
+  if (!line.empty()) {
+    labels.push_back(line);
+  }
+  return labels;
+}
+
+void make_directories(const std::string& path) {
+  std::string partial;
+  std::stringstream stream(path);
+  std::string part;
+  if (!path.empty() && path[0] == '/') {
+    partial = "/";
+  }
+  while (std::getline(stream, part, '/')) {
+    if (part.empty()) {
+      continue;
+    }
+    partial += part;
+    if (::mkdir(partial.c_str(), 0777) != 0 && errno != EEXIST) {
+      throw CliError(
+          "--out-dir " + path + ": cannot create " + partial + ": " +
+          std::strerror(errno));
+    }
+    partial += "/";
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw CliError("--out-dir " + path + ": not a directory");
+  }
+}
+
+std::string stem(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = base.find_last_of('.');
+  if (dot != std::string::npos && dot > 0) {
+    base = base.substr(0, dot);
+  }
+  return base.empty() ? "image" : base;
+}
+
+std::string format_score(double p) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.4f", p);
+  return buffer;
+}
+
+struct Job {
+  std::string image;
+  std::string stem; // unique among the jobs
+};
+
+Image to_image(const torch::Tensor& rgb) {
+  torch::Tensor t = rgb.contiguous();
+  Image image;
+  image.height = static_cast<int>(t.size(0));
+  image.width = static_cast<int>(t.size(1));
+  image.channels = 3;
+  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+  return image;
+}
+
+// "IMAGE: message", unless the message already starts with the image's name.
+std::string name_failure(const std::string& image, const std::string& message) {
+  if (message.compare(0, image.size() + 1, image + ":") == 0) {
+    return message;
+  }
+  return image + ": " + message;
+}
+
+} // namespace
+
+int run_explain(const ExplainArgs& args) {
+  if (args.abs && args.method != "saliency") {
+    throw UsageError("--abs applies to --method saliency only");
+  }
+  if (args.grayscale && args.rgb) {
+    throw UsageError("--grayscale and --rgb exclude each other");
+  }
+  if (args.mean.empty() != args.std.empty()) {
+    throw UsageError("--mean and --std go together");
+  }
+  const VisualMethod visual = parse_visual_method(args.visual);
+  const VisualSign sign = parse_visual_sign(args.sign);
+  PreprocessOptions pre;
+  pre.resize = args.resize;
+  pre.crop = args.center_crop;
+  pre.grayscale = args.grayscale;
+  pre.rgb = args.rgb;
+  pre.mean = args.mean;
+  pre.std = args.std;
+  if (args.normalize == "imagenet") {
+    pre.mean = {0.485, 0.456, 0.406};
+    pre.std = {0.229, 0.224, 0.225};
+  }
+  std::vector<std::string> labels;
+  if (!args.labels.empty()) {
+    labels = read_labels(args.labels);
+  }
+  torch::jit::Module module = load_model(args.model);
+  std::unique_ptr<ModifiedReluGradient> method =
+      make_method(module, args.method, args.abs);
+  make_directories(args.out_dir);
+  const std::string dir =
+      args.out_dir.back() == '/' ? args.out_dir : args.out_dir + "/";
+
+  // Unique output names, also for images with the same file name.
+  std::vector<Job> jobs;
+  std::map<std::string, int> used;
+  for (const std::string& image : args.images) {
+    std::string name = stem(image);
+    int count = ++used[name];
+    jobs.push_back(
+        {image, count == 1 ? name : name + "-" + std::to_string(count)});
+  }
+
+  auto class_name = [&](int64_t index) {
+    std::string text = std::to_string(index);
+    if (index >= 0 && index < static_cast<int64_t>(labels.size())) {
+      text += " (" + labels[static_cast<size_t>(index)] + ")";
+    }
+    return text;
+  };
+
+  std::vector<std::string> failures;
+  bool warned_labels = false;
+  Progress progress(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const Job& job = jobs[j];
+    progress.update(j, job.image);
+    CollectingWarnings warnings;
+    std::vector<std::string> lines;
+    try {
+      c10::Warning::WarningHandlerGuard guard(&warnings);
+      std::vector<uint8_t> bytes = read_file(job.image);
+      Image image = decode_image(bytes.data(), bytes.size(), job.image);
+      Preprocessed input = preprocess(image, pre);
+
+      torch::Tensor logits;
+      {
+        torch::NoGradGuard no_grad;
+        c10::IValue out = module.forward({input.input});
+        if (!out.isTensor()) {
+          throw CliError(
+              "the model returned a " + out.tagKind() +
+              "; explain needs a tensor of N x classes scores");
+        }
+        logits = out.toTensor();
+      }
+      if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) < 1) {
+        throw CliError(
+            "the model's output for one image has shape " +
+            c10::str(logits.sizes()) +
+            "; explain needs 1 x classes scores (use `guidedbp attribute` for other models)");
+      }
+      const int64_t classes = logits.size(1);
+      if (!labels.empty() && static_cast<int64_t>(labels.size()) != classes &&
+          !warned_labels) {
+        warned_labels = true;
+        progress.clear();
+        std::fprintf(
+            stderr,
+            "guidedbp: warning: %s has %zu labels but the model has %lld classes\n",
+            args.labels.c_str(),
+            labels.size(),
+            static_cast<long long>(classes));
+      }
+      torch::Tensor probs = torch::softmax(logits[0].to(torch::kFloat64), 0);
+      const int64_t predicted = probs.argmax().item<int64_t>();
+
+      // The classes to explain, each with a tag used in file names and lines.
+      std::vector<int64_t> targets;
+      if (args.top_k > 0) {
+        if (args.top_k > classes) {
+          throw CliError(
+              "--top-k " + std::to_string(args.top_k) +
+              " but the model has only " + std::to_string(classes) +
+              " classes");
+        }
+        torch::Tensor top = std::get<1>(probs.topk(args.top_k));
+        for (int64_t k = 0; k < args.top_k; ++k) {
+          targets.push_back(top[k].item<int64_t>());
+        }
+      } else if (args.has_target) {
+        int64_t t = args.target < 0 ? args.target + classes : args.target;
+        if (t < 0 || t >= classes) {
+          throw CliError(
+              "--target " + std::to_string(args.target) +
+              " is out of range for a model with " + std::to_string(classes) +
+              " classes (valid: 0.." + std::to_string(classes - 1) +
+              ", or negative from the end)");
+        }
+        targets.push_back(t);
+      } else {
+        targets.push_back(predicted);
+      }
+
+      std::vector<Target> target_list(targets.begin(), targets.end());
+      std::vector<std::vector<torch::Tensor>> maps =
+          method->attribute_targets({input.input}, target_list);
+
+      int64_t h = input.pixels.size(1);
+      int64_t w = input.pixels.size(2);
+      int64_t scale = args.scale > 0
+          ? args.scale
+          : std::max<int64_t>(1, 224 / std::max(h, w));
+      VisualizeOptions options =
+          VisualizeOptions().method(visual).sign(sign).outlier_perc(
+              args.outlier_perc);
+
+      StagedFiles files;
+      std::vector<torch::Tensor> panel{
+          enlarge_nearest(image_to_rgb(input.pixels), scale)};
+      std::vector<std::string> written;
+      for (size_t k = 0; k < targets.size(); ++k) {
+        torch::Tensor attribution = maps.at(k).at(0);
+        std::string base = dir + job.stem;
+        if (args.top_k > 0) {
+          base += "_top" + std::to_string(k + 1);
+        }
+        base += "_class" + std::to_string(targets[k]);
+        torch::Tensor rgb = enlarge_nearest(
+            visualize_image_attr(attribution[0], input.pixels, options), scale);
+        std::string png;
+        if (args.panel) {
+          panel.push_back(rgb);
+          png = dir + job.stem + "_panel.png";
+        } else {
+          png = base + ".png";
+          files.stage(png, encode_png(to_image(rgb)));
+        }
+        if (args.save_raw) {
+          files.stage(base + ".npy", encode_tensor(attribution, base + ".npy"));
+        }
+        std::string what = args.top_k > 0
+            ? "top " + std::to_string(k + 1) + ": " + class_name(targets[k])
+            : (args.has_target ? "target " + class_name(targets[k]) + ", "
+                               : "") +
+                std::string("predicted ") + class_name(predicted);
+        double score =
+            probs[args.has_target && args.top_k == 0 ? predicted : targets[k]]
+                .item<double>();
+        std::string line =
+            job.image + ": " + what + " score " + format_score(score);
+        if (args.has_target && args.top_k == 0) {
+          line += ", target score " +
+              format_score(probs[targets[k]].item<double>());
+        }
+        lines.push_back(line + " -> " + png);
+      }
+      if (args.panel) {
+        files.stage(
+            dir + job.stem + "_panel.png",
+            encode_png(to_image(side_by_side(panel))));
+      }
+      files.commit();
+    } catch (const c10::Error& e) {
+      failures.push_back(
+          name_failure(job.image, first_line(e.what_without_backtrace())));
+      lines.clear();
+    } catch (const std::exception& e) {
+      failures.push_back(name_failure(job.image, first_line(e.what())));
+      lines.clear();
+    }
+    progress.clear();
+    for (const std::string& message : warnings.messages) {
+      std::fprintf(
+          stderr,
+          "guidedbp: warning: %s: %s\n",
+          job.image.c_str(),
+          message.c_str());
+    }
+    for (const std::string& line : lines) {
+      std::fprintf(stdout, "%s\n", line.c_str());
+    }
+    std::fflush(stdout);
+  }
+  progress.clear();
+  if (!failures.empty()) {
+    for (const std::string& failure : failures) {
+      std::fprintf(stderr, "guidedbp: %s\n", failure.c_str());
+    }
+    std::fprintf(
+        stderr,
+        "guidedbp: %zu of %zu images failed\n",
+        failures.size(),
+        jobs.size());
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace cli
+} // namespace guidedbp

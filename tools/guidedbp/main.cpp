@@ -1,0 +1,296 @@
+// guidedbp: the command-line tool. Parses arguments (CLI11) and reports
+// errors; the subcommands live in attribute_command.cpp and
+// explain_command.cpp.
+
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli_error.h"
+#include "commands.h"
+
+#ifndef GUIDEDBP_CLI_VERSION
+#define GUIDEDBP_CLI_VERSION "unknown"
+#endif
+
+namespace {
+
+using guidedbp::cli::AttributeArgs;
+using guidedbp::cli::ExplainArgs;
+
+std::string one_line(const std::string& message) {
+  return guidedbp::cli::summarize_error(message);
+}
+
+// Library warnings (TORCH_WARN) outside explain's per-image handler: one
+// line each on stderr.
+class LineWarnings : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string& msg, const bool)
+      override {
+    std::fprintf(stderr, "guidedbp: warning: %s\n", one_line(msg).c_str());
+  }
+};
+
+const char* kTargetHelp =
+    "Which output to explain, a Python-like literal as Captum's `target`: "
+    "3 (index 3 of dim 1 for every example; -1 counts from the end), "
+    "(1,2) (an index tuple into dims 1..k for every example; (1,) is a tuple of one), "
+    "[3,1,0] (one index per example, for N x C outputs), "
+    "[(0,1),(2,3)] (one tuple per example). Quote it for the shell; spaces "
+    "are allowed. Default: none (the model must return one value per example).";
+
+const char* kAttributeFooter = R"(
+Files:
+  MODEL.pt     TorchScript (torch.jit.script or torch.jit.trace, then .save());
+               loaded with torch::jit::load and put in eval mode.
+  IN.npy       numpy array, little-endian, C order: float32 or float64 for inputs
+               (float16/int/uint8/bool are read too, e.g. for --forward-arg).
+  IN.pt        one tensor saved by Python's torch.save(tensor, path).
+  OUT.npy/.pt  the attribution: same shape and dtype as its input; the format
+               follows the extension. Written to a temporary name and renamed
+               at the end: on any error no output file is left.
+
+Examples:
+  guidedbp attribute --model model.pt --input x.npy --target 3 --output a.npy
+  guidedbp attribute --model model.pt --input x.pt --target '[3, 1, 0]' --output a.pt
+  guidedbp attribute --model model.pt --input x.npy --target 0 --target 1 --target 2 \
+      --output a.npy            # a.npy: 3 x input shape, one forward pass
+  guidedbp attribute --model m.pt --input a.npy --input b.npy --forward-arg mask.npy \
+      --forward-arg 2.0 --method deconvolution --output ga.npy --output gb.npy
+
+Exit status: 0 success, 1 error (one line on stderr: "guidedbp: <cause>"),
+2 usage error.)";
+
+const char* kExplainFooter = R"(
+Pipeline per image (PNG or JPEG; gray files give 1 channel, colour 3):
+  decode -> [--grayscale | --rgb] -> to float in [0,1] -> [--resize N]
+  -> [--center-crop N] -> [--mean/--std | --normalize imagenet] -> model.
+  --resize: shorter side to N (torchvision Resize(N)), bilinear, align_corners
+  False, no antialiasing (torchvision's tensor Resize with antialias=False).
+  --center-crop: torchvision CenterCrop (zero padding if the image is smaller).
+  --grayscale: 0.2989 R + 0.587 G + 0.114 B (torchvision rgb_to_grayscale).
+  --normalize imagenet = --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225.
+The model must return 1 x classes scores; scores printed are softmax values.
+
+Maps follow Captum's visualize_image_attr: channel sum, --sign selection, the
+value at which the sorted cumulative sum reaches (100 - outlier-perc)% of the
+total is the threshold, values / threshold clipped to [-1,1] (all) or [0,1],
+colour maps red-white-green (all), Greens (positive), Reds (negative), Blues
+(absolute_value). blended_heat_map: 0.5 x map over the gray image;
+masked_image: image x map; alpha_scaling: map as alpha over white.
+An all-zero attribution gives a blank map and a warning.
+
+Output files in --out-dir (STEM = image file name without extension):
+  STEM_classC.png          the map for class C (predicted, or --target)
+  STEM_topR_classC.png     with --top-k: rank R
+  STEM_panel.png           with --panel: image | map(s) side by side
+  STEM_..._classC.npy      with --save-raw: the raw 1xCxHxW attribution
+One line per map on stdout: image, class (name from --labels), score, file.
+Failing images are reported at the end; the others are still written; exit 1.
+
+Examples:
+  guidedbp explain --model model.pt --labels labels.txt --out-dir maps images/*.png
+  guidedbp explain --model resnet.pt --resize 256 --center-crop 224 \
+      --normalize imagenet --top-k 3 --panel --out-dir maps cat.jpg)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  LineWarnings warnings;
+  c10::Warning::WarningHandlerGuard guard(&warnings);
+
+  CLI::App app{
+      "guidedbp: Guided Backpropagation, Deconvolution and Saliency attributions "
+      "of TorchScript models (Captum's semantics)",
+      "guidedbp"};
+  app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", std::string("guidedbp ") + GUIDEDBP_CLI_VERSION);
+  const std::vector<std::string> kMethods = {
+      "guided-backprop", "deconvolution", "saliency"};
+
+  AttributeArgs attribute;
+  CLI::App* a = app.add_subcommand(
+      "attribute",
+      "Attributions of input tensors (.npy/.pt) for a TorchScript model");
+  a->add_option("--model", attribute.model, "TorchScript model file (MODEL.pt)")
+      ->required();
+  a->add_option(
+       "--input",
+       attribute.inputs,
+       "input tensor (.npy or .pt), batch first; repeat for several inputs")
+      ->required()
+      ->take_all();
+  a->add_option(
+       "--forward-arg",
+       attribute.forward_args,
+       "extra forward argument after the inputs, in order: a tensor file (.npy/.pt), an "
+       "integer, a float, or true/false; repeat for several")
+      ->take_all();
+  // A function option triggered per occurrence: bound to a vector, CLI11
+  // would split a literal like [3,1,0] into three values.
+  a->add_option_function<std::string>(
+       "--target",
+       [&attribute](const std::string& literal) {
+         attribute.targets.push_back(literal);
+       },
+       std::string(kTargetHelp) +
+           " Repeat --target for K targets: one forward pass, and each output "
+           "then holds the K attributions stacked on a new first dimension "
+           "(K x input shape), in --target order.")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  a->add_option("--method", attribute.method, "attribution method")
+      ->check(CLI::IsMember(kMethods))
+      ->capture_default_str();
+  a->add_flag(
+      "--abs",
+      attribute.abs,
+      "saliency only: absolute value of the gradient (Captum's Saliency default abs=True); "
+      "without it the signed gradient");
+  a->add_option(
+       "--output",
+       attribute.outputs,
+       "output file (.npy or .pt), one per --input in the same order")
+      ->required()
+      ->take_all();
+  a->footer(kAttributeFooter);
+
+  ExplainArgs explain;
+  CLI::App* e = app.add_subcommand(
+      "explain",
+      "Heat maps (PNG) of images (PNG/JPEG) for a classifier's classes");
+  e->add_option(
+       "--model", explain.model, "TorchScript classifier (returns 1 x classes)")
+      ->required();
+  e->add_option("images", explain.images, "PNG or JPEG images")->required();
+  CLI::Option* target = e->add_option(
+      "--target",
+      explain.target,
+      "class to explain (default: the predicted class, the argmax of the output)");
+  CLI::Option* top_k =
+      e->add_option(
+           "--top-k",
+           explain.top_k,
+           "explain the K best-scoring classes, one map each (one forward pass)")
+          ->check(CLI::PositiveNumber);
+  target->excludes(top_k);
+  e->add_option(
+      "--labels",
+      explain.labels,
+      "class names, one per line (line i = class i)");
+  e->add_option(
+       "--resize", explain.resize, "resize the shorter side to N pixels")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  e->add_option(
+       "--center-crop",
+       explain.center_crop,
+       "crop an N x N square from the centre")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  CLI::Option* mean =
+      e->add_option(
+           "--mean", explain.mean, "per-channel mean R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* std =
+      e->add_option(
+           "--std", explain.std, "per-channel std R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* normalize =
+      e->add_option(
+           "--normalize",
+           explain.normalize,
+           "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
+          ->check(CLI::IsMember({"imagenet"}));
+  normalize->excludes(mean);
+  normalize->excludes(std);
+  CLI::Option* gray = e->add_flag(
+      "--grayscale", explain.grayscale, "convert colour images to 1 channel");
+  CLI::Option* rgb =
+      e->add_flag("--rgb", explain.rgb, "repeat gray images into 3 channels");
+  gray->excludes(rgb);
+  e->add_option("--method", explain.method, "attribution method")
+      ->check(CLI::IsMember(kMethods))
+      ->capture_default_str();
+  e->add_flag(
+      "--abs", explain.abs, "saliency only: absolute value of the gradient");
+  e->add_option(
+       "--visual", explain.visual, "how to draw the map (Captum's method)")
+      ->check(CLI::IsMember(
+          {"heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}))
+      ->capture_default_str();
+  e->add_option(
+       "--sign",
+       explain.sign,
+       "which attribution values to show (Captum's sign)")
+      ->check(CLI::IsMember({"all", "positive", "negative", "absolute_value"}))
+      ->capture_default_str();
+  e->add_option(
+       "--outlier-perc",
+       explain.outlier_perc,
+       "percent of the attribution mass clipped to the extreme colour")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  e->add_option(
+       "--out-dir", explain.out_dir, "output folder (created if missing)")
+      ->required();
+  e->add_flag(
+      "--panel",
+      explain.panel,
+      "one PNG per image: the image and its map(s) side by side");
+  e->add_flag(
+      "--save-raw",
+      explain.save_raw,
+      "also write each raw attribution as .npy");
+  e->add_option(
+       "--scale",
+       explain.scale,
+       "enlarge maps by this integer factor, nearest neighbour (default: 224 / the longer "
+       "side, at least 1; 8 for 28x28)")
+      ->check(CLI::Range(int64_t(1), int64_t(64)));
+  e->footer(kExplainFooter);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) { // also --help and --version
+    return app.exit(success);
+  } catch (const CLI::ParseError& error) {
+    std::string command =
+        a->parsed() ? " attribute" : (e->parsed() ? " explain" : "");
+    std::fprintf(
+        stderr,
+        "guidedbp: %s (see guidedbp%s --help)\n",
+        one_line(error.what()).c_str(),
+        command.c_str());
+    return 2;
+  }
+
+  try {
+    explain.has_target = target->count() > 0;
+    if (a->parsed()) {
+      return guidedbp::cli::run_attribute(attribute);
+    }
+    return guidedbp::cli::run_explain(explain);
+  } catch (const guidedbp::cli::UsageError& error) {
+    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
+    return 2;
+  } catch (const c10::Error& error) {
+    std::fprintf(
+        stderr,
+        "guidedbp: %s\n",
+        one_line(error.what_without_backtrace()).c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "guidedbp: out of memory\n");
+    return 1;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "guidedbp: unknown error\n");
+    return 1;
+  }
+}
