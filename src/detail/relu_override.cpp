@@ -24,11 +24,14 @@ class ReluRuleHook : public torch::autograd::FunctionPostHook {
     if (result.empty() || !result[0].defined()) {
       return result;
     }
+    // In place: result[0] is the fresh output of the ReLU's own backward that
+    // nothing else holds, so clamping it allocates nothing (peak memory
+    // equals a plain gradient's).
     if (rule_ == ReluRule::kGuided) {
-      result[0] = grad_inputs[0].clamp_min(0);
+      result[0].clamp_min_(0);
     } else if (rule_ == ReluRule::kDeconvolution && !grad_outputs.empty() &&
                grad_outputs[0].defined()) {
-      result[0] = grad_outputs[0].clamp_min(0);
+      at::clamp_min_out(result[0], grad_outputs[0], 0);
     }
     return result;
   }
