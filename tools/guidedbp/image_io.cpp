@@ -6,6 +6,8 @@
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
 
+#include <algorithm>
+#include <climits>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -72,6 +74,17 @@ int decode_jpeg_raw(
   state.created = true;
   jpeg_mem_src(&state.info, bytes, static_cast<unsigned long>(size));
   jpeg_read_header(&state.info, TRUE);
+  // Check the size the header claims before jpeg_start_decompress allocates
+  // for it: a 302-byte file claiming 63761 x 32777 pixels cost 1 GB (fuzzing).
+  *width = static_cast<int>(std::min<JDIMENSION>(state.info.image_width, INT32_MAX));
+  *height = static_cast<int>(std::min<JDIMENSION>(state.info.image_height, INT32_MAX));
+  *channels = state.info.num_components;
+  if (state.info.image_width == 0 || state.info.image_height == 0 ||
+      state.info.image_width > kMaxImageSide ||
+      state.info.image_height > kMaxImageSide ||
+      uint64_t(state.info.image_width) * state.info.image_height > kMaxImagePixels) {
+    return 3;
+  }
   J_COLOR_SPACE space = state.info.jpeg_color_space;
   if (space == JCS_CMYK || space == JCS_YCCK) {
     return 2;

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/.
+
+Small files, valid and broken, one per feature of each format. Run with
+Debian's /usr/bin/python3 (numpy; PIL comes with python3-torchvision):
+
+    /usr/bin/python3 fuzz/make_seeds.py
+
+The output is deterministic and committed; rerun only to change the seeds.
+"""
+import io
+import os
+import shutil
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    path = os.path.join(CORPUS, target, name)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def npy_bytes(array, version=None):
+    buf = io.BytesIO()
+    if version is None:
+        np.save(buf, array)
+    else:
+        np.lib.format.write_array(buf, array, version=version)
+    return buf.getvalue()
+
+
+def raw_npy(dict_text, data=b"", version=1):
+    header = dict_text.encode("latin1")
+    if version == 1:
+        prefix = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header))
+    else:
+        prefix = b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<I", len(header))
+    return prefix + header + data
+
+
+def npy_seeds():
+    rng = np.random.default_rng(0)
+    write("fuzz_npy", "f32_2x3.npy", npy_bytes(rng.standard_normal((2, 3)).astype("<f4")))
+    write("fuzz_npy", "f64_scalar.npy", npy_bytes(np.float64(1.5)))
+    write("fuzz_npy", "f16_1d.npy", npy_bytes(np.arange(5, dtype="<f2")))
+    write("fuzz_npy", "i64_1x1x2x2.npy", npy_bytes(np.arange(4, dtype="<i8").reshape(1, 1, 2, 2)))
+    write("fuzz_npy", "u8_empty_0x3.npy", npy_bytes(np.zeros((0, 3), dtype="|u1")))
+    write("fuzz_npy", "bool_3.npy", npy_bytes(np.array([True, False, True])))
+    write("fuzz_npy", "i32_2x3.npy", npy_bytes(np.arange(6, dtype="<i4").reshape(2, 3)))
+    write("fuzz_npy", "v2_f32.npy", npy_bytes(np.ones((1, 2), dtype="<f4"), version=(2, 0)))
+    write("fuzz_npy", "v3_f32.npy", npy_bytes(np.ones((2,), dtype="<f4"), version=(3, 0)))
+    # Broken or rejected ones.
+    valid = npy_bytes(np.ones((2, 2), dtype="<f4"))
+    write("fuzz_npy", "bad_truncated_data.npy", valid[:-3])
+    write("fuzz_npy", "bad_truncated_header.npy", valid[:30])
+    write("fuzz_npy", "bad_magic.npy", b"\x93NUMPX" + valid[6:])
+    write("fuzz_npy", "bad_version.npy", valid[:6] + b"\x04\x00" + valid[8:])
+    write("fuzz_npy", "bad_fortran.npy", npy_bytes(np.asfortranarray(np.ones((2, 3), dtype="<f4"))))
+    write("fuzz_npy", "bad_big_endian.npy", npy_bytes(np.ones((2,), dtype=">f4")))
+    write("fuzz_npy", "bad_dtype_complex.npy", npy_bytes(np.ones((1,), dtype="<c8")))
+    write("fuzz_npy", "bad_missing_key.npy",
+          raw_npy("{'descr': '<f4', 'shape': (1,), }\n", b"\0" * 4))
+    write("fuzz_npy", "bad_overflow_shape.npy",
+          raw_npy("{'descr': '<f8', 'fortran_order': False, "
+                  "'shape': (4294967296, 4294967296, 16), }\n"))
+    write("fuzz_npy", "bad_long_dim.npy",
+          raw_npy("{'descr': '<f4', 'fortran_order': False, "
+                  "'shape': (99999999999999999999,), }\n"))
+    write("fuzz_npy", "odd_python2_L_keys_reordered.npy",
+          raw_npy("{\"shape\": (2L, 1L), \"fortran_order\": False, \"descr\": \"=f4\"}\n",
+                  b"\0" * 8))
+
+
+def target_seeds():
+    seeds = {
+        "int": "3", "negative": "-1", "plus": "+2", "none": "None",
+        "tuple": "(1, 2)", "tuple1": "(1,)", "paren_int": "(3)",
+        "list": "[3, 1, 0]", "list_trailing": "[ 3 ,1,0 , ]",
+        "tuples": "[(0, 1), (2, 3)]", "tuples_mixed_len": "[(0,), (2, 3, 4),]",
+        "max": "9223372036854775807", "min": "-9223372036854775808",
+        "bad_overflow": "9223372036854775808", "bad_double_comma": "[1,,2]",
+        "bad_float": "1.5", "bad_mixed": "[(1), 2]", "bad_empty_list": "[]",
+        "bad_empty_tuple": "()", "bad_unclosed": "[(1, 2", "bad_nested": "[[1]]",
+        "bad_trailing": "3 4", "bad_control": "[1,\x012]", "whitespace": "\t[ 1 ,\n 2 ]\r",
+    }
+    for name, text in seeds.items():
+        write("fuzz_target_literal", name + ".txt", text.encode("latin1"))
+
+
+def png_bytes(image, **kwargs):
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", **kwargs)
+    return buf.getvalue()
+
+
+def jpeg_bytes(image, **kwargs):
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def image_seeds():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (4, 7), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (3, 3, 4), dtype=np.uint8)
+    out = "fuzz_image"
+    write(out, "rgb.png", png_bytes(Image.fromarray(rgb, "RGB")))
+    write(out, "gray.png", png_bytes(Image.fromarray(gray, "L")))
+    write(out, "rgba.png", png_bytes(Image.fromarray(rgba, "RGBA")))
+    write(out, "gray_alpha.png", png_bytes(Image.fromarray(rgba[..., :2].copy(), "LA")))
+    write(out, "palette.png", png_bytes(Image.fromarray(rgb, "RGB").convert("P")))
+    write(out, "gray16.png",
+          png_bytes(Image.fromarray((gray.astype(np.uint16) * 257).astype(np.uint16), "I;16")))
+    write(out, "bilevel.png", png_bytes(Image.fromarray(gray > 128)))
+    write(out, "optimized.png", png_bytes(Image.fromarray(rgb, "RGB"), optimize=True))
+    write(out, "rgb.jpg", jpeg_bytes(Image.fromarray(rgb, "RGB"), quality=90))
+    write(out, "gray.jpg", jpeg_bytes(Image.fromarray(gray, "L")))
+    write(out, "progressive.jpg", jpeg_bytes(Image.fromarray(rgb, "RGB"), progressive=True))
+    write(out, "cmyk.jpg", jpeg_bytes(Image.fromarray(rgb, "RGB").convert("CMYK")))
+    write(out, "subsampled_17x9.jpg",
+          jpeg_bytes(Image.fromarray(rng.integers(0, 256, (9, 17, 3), dtype=np.uint8), "RGB"),
+                     subsampling=2))
+    # Broken ones.
+    valid_png = png_bytes(Image.fromarray(rgb, "RGB"))
+    write(out, "bad_truncated.png", valid_png[: len(valid_png) // 2])
+    corrupt = bytearray(valid_png)
+    corrupt[40] ^= 0xFF  # inside IDAT: a CRC/zlib error
+    write(out, "bad_crc.png", bytes(corrupt))
+    # An IHDR that claims 20000 x 20000 (past the limit), no data.
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    write(out, "bad_huge.png",
+          b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IEND", b""))
+    # 1 x 1 RGB with a short IDAT (decompresses to too few bytes).
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    write(out, "bad_short_idat.png",
+          b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) +
+          png_chunk(b"IDAT", zlib.compress(b"\0\1")) + png_chunk(b"IEND", b""))
+    valid_jpg = jpeg_bytes(Image.fromarray(rgb, "RGB"))
+    write(out, "bad_truncated.jpg", valid_jpg[: len(valid_jpg) * 2 // 3])
+    write(out, "bad_header_only.jpg", valid_jpg[:20])
+    write(out, "bad_signature.bin", b"GIF89a" + b"\0" * 10)
+
+
+def main():
+    for target in ("fuzz_npy", "fuzz_target_literal", "fuzz_image"):
+        path = os.path.join(CORPUS, target)
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+    npy_seeds()
+    target_seeds()
+    image_seeds()
+
+
+if __name__ == "__main__":
+    main()
