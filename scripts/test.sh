@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds everything, runs all tests.
-# Usage: scripts/test.sh [ctest arguments...]    Build folder: build/
+# The test command: installs what is missing, builds everything, runs all
+# tests, then the reliability checks (fuzzers, sanitizer build).
+# Usage: scripts/test.sh [ctest arguments...]    Build folders: build/, build-asan/, build-fuzz/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +9,7 @@ scripts/install-deps.sh
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
-cd build
-ctest --output-on-failure -j"$jobs" "$@"
+(cd build && ctest --output-on-failure -j"$jobs" "$@")
+# Reliability (docs/reliability.md): bounded fuzzing, ASan + UBSan build and tests.
+FUZZ_SECONDS=${FUZZ_SECONDS:-45} scripts/fuzz.sh
+scripts/sanitize.sh
