@@ -10,6 +10,6 @@ cmake --build build -j"$(nproc)" --target guidedbp_cli
 build/tools/guidedbp/guidedbp explain \
   --model examples/fashion_mnist/model.pt \
   --labels examples/fashion_mnist/labels.txt \
-  --panel --out-dir out/demo \
+  --sign positive --panel --out-dir out/demo \
   examples/fashion_mnist/images/*.png
 echo "Heat maps written to out/demo/"
