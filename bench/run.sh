@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One command for guidedbp's benchmarks (docs/benchmarks.md):
+#   bench/run.sh [--quick] [--models a,b] [--batches 1,8] [--threads 1,2] [...]
+# Builds guidedbp_bench (Release) in $BUILD_DIR (default build-bench), scripts the
+# models into $BUILD_DIR/models, runs the benchmark, prints the Markdown tables and
+# writes everything to $BUILD_DIR/results/: guidedbp.json (raw records), captum.json
+# (when $CAPTUM_PATH is set), summary.json (the table rows and ratios), table.md.
+# Every option is passed to guidedbp_bench (--help lists them); those the Captum
+# side knows are passed to it too.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+RESULTS="$BUILD_DIR/results"
+PYTHON=/usr/bin/python3 # Debian's python3-torch; a pyenv python3 has no torch
+
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
+  -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=OFF -DGUIDEDBP_INSTALL=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_bench
+"$PYTHON" "$ROOT/bench/make_models.py" "$BUILD_DIR/models"
+mkdir -p "$RESULTS"
+
+# Options shared with captum_bench.py (the C++-only ones: --k --k-batches
+# --no-stages --prototype).
+captum_args=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --quick | --no-memory) captum_args+=("${args[i]}") ;;
+    --models | --batches | --threads | --budget | --min-rounds | --max-rounds | --warmup | --memory-reps)
+      captum_args+=("${args[i]}" "${args[i + 1]}")
+      i=$((i + 1))
+      ;;
+  esac
+done
+
+"$BUILD_DIR/bench/guidedbp_bench" --models-dir "$BUILD_DIR/models" \
+  --fashion "$ROOT/examples/fashion_mnist/model.pt" --out "$RESULTS/guidedbp.json" "$@"
+
+captum_json=()
+if [[ -n "${CAPTUM_PATH:-}" ]]; then
+  PYTHONPATH="$CAPTUM_PATH" "$PYTHON" "$ROOT/bench/captum_bench.py" \
+    --fashion "$ROOT/examples/fashion_mnist/model.pt" --out "$RESULTS/captum.json" \
+    ${captum_args[@]+"${captum_args[@]}"}
+  captum_json=(--captum "$RESULTS/captum.json")
+fi
+
+"$PYTHON" "$ROOT/bench/report.py" --guidedbp "$RESULTS/guidedbp.json" \
+  ${captum_json[@]+"${captum_json[@]}"} \
+  --markdown "$RESULTS/table.md" --json "$RESULTS/summary.json"
+echo "results in $RESULTS"
