@@ -192,6 +192,12 @@ torch::Tensor Target::select(const torch::Tensor& output) const {
     }
     case Kind::kPerExampleTuples: {
       check_per_example_count(tuples_.size(), output, *this);
+      for (const auto& t : tuples_) {
+        TORCH_CHECK_VALUE(
+            t.size() == tuples_[0].size(),
+            "target ", to_string(), ": the per-example tuples must all have the "
+            "same length, got ", tuples_[0].size(), " and ", t.size());
+      }
       std::vector<torch::Tensor> rows;
       rows.reserve(tuples_.size());
       for (int64_t i = 0; i < batch; ++i) {

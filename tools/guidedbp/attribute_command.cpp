@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <set>
@@ -62,6 +63,44 @@ c10::IValue forward_arg(const std::string& text) {
       "': neither a number, true/false, nor a .npy/.pt file");
 }
 
+// The folder's real path (when it exists) and the file name.
+std::string same_file_key(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string folder = slash == std::string::npos
+      ? "."
+      : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  char* real = ::realpath(folder.c_str(), nullptr);
+  if (real == nullptr) {
+    return path;
+  }
+  std::string key = std::string(real) + "/" + base;
+  std::free(real);
+  return key;
+}
+
+// NaN and infinite values: attributions are computed (NaN propagates where
+// the gradient depends on them), with one warning line naming the file.
+void warn_non_finite(
+    const torch::Tensor& t,
+    const std::string& name,
+    const char* what) {
+  if (!t.is_floating_point()) {
+    return;
+  }
+  const int64_t bad = (~torch::isfinite(t)).sum().item<int64_t>();
+  if (bad > 0) {
+    std::fprintf(
+        stderr,
+        "guidedbp: warning: %s: %lld of %lld values of the %s are NaN or "
+        "infinite\n",
+        name.c_str(),
+        static_cast<long long>(bad),
+        static_cast<long long>(t.numel()),
+        what);
+  }
+}
+
 std::string describe(const torch::Tensor& t) {
   std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
   return shape_string(shape) + " " +
@@ -84,7 +123,9 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError(
           "--output " + output + ": unknown extension (expected .npy or .pt)");
     }
-    if (!seen.insert(output).second) {
+    // Compared by folder (resolved) and name, so that `a.npy` and `./a.npy`
+    // count as the same file: the second would silently replace the first.
+    if (!seen.insert(same_file_key(output)).second) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
@@ -122,6 +163,10 @@ int run_attribute(const AttributeArgs& args) {
     }
   }
 
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    warn_non_finite(inputs[i], args.inputs[i], "input");
+  }
+
   std::unique_ptr<ModifiedReluGradient> method =
       make_method(module, args.method, args.abs);
   // One forward pass for all targets; K > 1 stacks each input's K maps.
@@ -149,6 +194,9 @@ int run_attribute(const AttributeArgs& args) {
     files.stage(args.outputs[i], encode_tensor(a, args.outputs[i]));
   }
   files.commit();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    warn_non_finite(attributions[i], args.outputs[i], "attribution");
+  }
   return 0;
 }
 

@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
            "--top-k",
            explain.top_k,
            "explain the K best-scoring classes, one map each (one forward pass)")
-          ->check(CLI::PositiveNumber);
+          ->check(CLI::Range(int64_t(1), int64_t(1000000)));
   target->excludes(top_k);
   e->add_option(
       "--labels",

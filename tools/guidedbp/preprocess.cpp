@@ -100,6 +100,11 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
         throw CliError("--std values must be finite and non-zero");
       }
     }
+    for (double v : mean) {
+      if (!std::isfinite(v)) {
+        throw CliError("--mean values must be finite");
+      }
+    }
     input = (input - m) / s;
   }
   out.input = input.unsqueeze(0).contiguous();

@@ -1,0 +1,819 @@
+#!/usr/bin/python3
+"""Bad inputs to the `guidedbp` command line (docs/bad-inputs.md), run by CTest.
+
+One check per row of the CLI table in docs/bad-inputs.md (the check names
+are the row names there). An error check runs the executable and asserts the
+exit status, that stderr is exactly one line starting with "guidedbp: " and
+holding the row's key words, and that no output file and no temporary file
+is left in the output folder. `explain` checks assert its end-of-run report
+instead (one line per failed image, then "guidedbp: F of N images failed").
+Prints one line per check and "N passed, M failed"; exits non-zero on failure.
+
+Tests run as root here, so `chmod 000` does not make a file unreadable:
+"unreadable" rows use /proc/self/mem (open succeeds, read fails with EIO)
+and a directory given as a file.
+
+Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
+"""
+import argparse
+import glob
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ARGS = None
+RESULTS = {"passed": 0, "failed": 0}
+TMP = None
+
+
+# ----------------------------------------------------------------- helpers
+def run(*argv):
+    return subprocess.run([ARGS.cli] + [str(a) for a in argv], capture_output=True, text=True,
+                          timeout=300)
+
+
+def check(name, fn):
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - report every failure and go on
+        RESULTS["failed"] += 1
+        print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    else:
+        RESULTS["passed"] += 1
+        print(f"ok   {name}", flush=True)
+
+
+def path(*names):
+    return os.path.join(TMP, *names)
+
+
+def write(name, data):
+    p = path(name)
+    with open(p, "wb") as f:
+        f.write(data)
+    return p
+
+
+def fresh_dir(name):
+    """An empty output folder per check, so leftovers are easy to see."""
+    p = path(name)
+    os.makedirs(p, exist_ok=True)
+    assert not os.listdir(p), os.listdir(p)
+    return p
+
+
+def no_leftovers(folder, allowed=()):
+    if not os.path.isdir(folder):
+        return
+    left = sorted(set(os.listdir(folder)) - set(allowed))
+    assert not left, f"left behind in {folder}: {left}"
+
+
+def expect_error(argv, code, words, out_dir, allowed=()):
+    """Exit `code`, one stderr line 'guidedbp: ...' holding every word, and
+    nothing new in out_dir."""
+    proc = run(*argv)
+    assert proc.returncode == code, \
+        f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr!r}"
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {proc.stderr!r}"
+    assert lines[0].startswith("guidedbp: "), lines[0]
+    assert not lines[0].startswith("guidedbp: warning: "), lines[0]
+    for word in words:
+        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+    assert len(lines[0]) < 400, f"message too long ({len(lines[0])} characters)"
+    no_leftovers(out_dir, allowed)
+    return lines[0]
+
+
+def save_npy(name, array):
+    p = path(name)
+    np.save(p, array, allow_pickle=True)
+    return p
+
+
+def npy_bytes(header_dict, data=b"", version=1):
+    text = header_dict
+    total = 10 + len(text) + 1
+    text += " " * (((total + 63) // 64) * 64 - total) + "\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<H", len(text)) + \
+        text.encode("latin1") + data
+
+
+def write_png(p, pixels):
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    h, w = pixels.shape[:2]
+    color = 2 if pixels.ndim == 3 else 0
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+    with open(p, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)))
+        f.write(png_chunk(b"IDAT", zlib.compress(raw)))
+        f.write(png_chunk(b"IEND", b""))
+    return p
+
+
+def png_chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data +
+            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+
+
+# ------------------------------------------------------------------ models
+class Classifier(nn.Module):
+    """N x 2 x 5 x 5 -> N x 4."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.fc = nn.Linear(3 * 5 * 5, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.relu(self.conv(x)).flatten(1))
+
+
+class Grid(nn.Module):
+    """N x 6 -> N x 3 x 4."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(x)).reshape(-1, 3, 4)
+
+
+class TwoInputs(nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.relu(a.flatten(1)[:, :3] + 2 * b.flatten(1)[:, :3])
+
+
+class TupleOut(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return torch.relu(x).flatten(1)[:, :4], x
+
+
+class DictOut(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return {"scores": torch.relu(x).flatten(1)[:, :4]}
+
+
+class NoRelu(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x.flatten(1)[:, :4]) * torch.arange(4.0)
+
+
+class Square(nn.Module):
+    """A gradient that depends on the input's values (2x): NaN propagates."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * x).flatten(1)[:, :4] + torch.relu(x).flatten(1)[:, :4]
+
+
+class Rgb(nn.Module):
+    """1 x 3 x 5 x 5 -> 1 x 4: for explain."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3)
+        self.fc = nn.Linear(2 * 3 * 3, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.relu(self.conv(x)).flatten(1))
+
+
+def script(cls, name, seed=None):
+    torch.manual_seed(sum(map(ord, name)) if seed is None else seed)
+    p = path(name)
+    torch.jit.script(cls().eval()).save(p)
+    return p
+
+
+# ------------------------------------------------------------------- files
+def make_files():
+    f = {}
+    f["model"] = script(Classifier, "model.pt")
+    f["grid"] = script(Grid, "grid.pt")
+    f["two"] = script(TwoInputs, "two.pt")
+    f["tuple"] = script(TupleOut, "tuple.pt")
+    f["dict"] = script(DictOut, "dict.pt")
+    f["norelu"] = script(NoRelu, "norelu.pt")
+    f["square"] = script(Square, "square.pt")
+    f["rgb"] = script(Rgb, "rgb.pt", seed=9)  # a non-blank map for good.png
+    torch.manual_seed(0)
+    x = torch.rand(2, 2, 5, 5) - 0.3
+    f["x_tensor"] = x
+    f["x"] = save_npy("x.npy", x.numpy())
+    f["x_pt"] = path("x.pt")
+    torch.save(x, f["x_pt"])
+    f["grid_x"] = save_npy("grid_x.npy", torch.randn(2, 6).numpy())
+    model_bytes = open(f["model"], "rb").read()
+    f["model_empty"] = write("model_empty.pt", b"")
+    f["model_trunc"] = write("model_trunc.pt", model_bytes[:len(model_bytes) // 2])
+    corrupt = bytearray(model_bytes)
+    for i in range(len(corrupt) // 2, len(corrupt) // 2 + 400):
+        corrupt[i] ^= 0x55
+    f["model_corrupt"] = write("model_corrupt.pt", bytes(corrupt))
+    os.makedirs(path("folder.pt"), exist_ok=True)
+    os.makedirs(path("folder.npy"), exist_ok=True)
+    os.makedirs(path("folder.png"), exist_ok=True)
+    for ext in ("npy", "pt", "png"):
+        link = path(f"unreadable.{ext}")
+        if not os.path.lexists(link):
+            os.symlink("/proc/self/mem", link)
+    return f
+
+
+# ------------------------------------------------------------------- areas
+def area_files(f):
+    out_dir = fresh_dir("out_files")
+    out = os.path.join(out_dir, "a.npy")
+    model, x = f["model"], f["x"]
+
+    def attribute(input_path, model_path=model):
+        return ["attribute", "--model", model_path, "--input", input_path, "--target", "1",
+                "--output", out]
+
+    x_bytes = open(x, "rb").read()
+    pt_bytes = open(f["x_pt"], "rb").read()
+    bad_pickle = bytearray(pt_bytes)
+    for i in range(60, 150):
+        bad_pickle[i] ^= 0x55
+    torch.save({"a": f["x_tensor"]}, path("holds_dict.pt"))
+    torch.save(3, path("holds_int.pt"))
+    cases = [
+        # (row, argv, status, key words)
+        ("model: missing", attribute(x, path("nope.pt")), 1, ["nope.pt: no such file"]),
+        ("model: empty file", attribute(x, f["model_empty"]), 1,
+         ["model_empty.pt: not a TorchScript model"]),
+        ("model: a directory", attribute(x, path("folder.pt")), 1,
+         ["folder.pt: is a directory"]),
+        ("model: unreadable (read fails)", attribute(x, "/proc/self/mem"), 1,
+         ["/proc/self/mem: cannot read"]),
+        ("model: truncated", attribute(x, f["model_trunc"]), 1,
+         ["model_trunc.pt: not a TorchScript model", "zip archive"]),
+        ("model: corrupt", attribute(x, f["model_corrupt"]), 1,
+         ["model_corrupt.pt: not a TorchScript model"]),
+        ("model: a tensor file, not a model", attribute(x, f["x_pt"]), 1,
+         ["x.pt: not a TorchScript model"]),
+        ("npy: missing", attribute(path("nope.npy")), 1, ["nope.npy: no such file"]),
+        ("npy: empty file", attribute(write("empty.npy", b"")), 1,
+         ["empty.npy: not a .npy file"]),
+        ("npy: a directory", attribute(path("folder.npy")), 1, ["folder.npy: is a directory"]),
+        ("npy: unreadable (read fails)", attribute(path("unreadable.npy")), 1,
+         ["unreadable.npy: cannot read"]),
+        ("npy: truncated in the header", attribute(write("cut_header.npy", x_bytes[:60])), 1,
+         ["cut_header.npy: truncated .npy file"]),
+        ("npy: truncated data", attribute(write("cut_data.npy", x_bytes[:-100])), 1,
+         ["cut_data.npy: header says 2x2x5x5 float32 (400 bytes) but the file holds 300",
+          "(truncated?)"]),
+        ("npy: data after the array", attribute(write("long.npy", x_bytes + b"junk")), 1,
+         ["long.npy: header says 2x2x5x5 float32 (400 bytes) but the file holds 404"]),
+        ("npy: header claims an absurd size", attribute(write("absurd.npy", npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 100000), }",
+            b"\0" * 16))), 1, ["absurd.npy: header says 100000000000x100000 float32",
+                               "holds 16 bytes"]),
+        ("npy: header size overflows 64 bits", attribute(write("overflow.npy", npy_bytes(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16)}",
+            b"\0" * 8))), 1, ["overflow.npy", "more elements than can be addressed"]),
+        ("npy: garbage header", attribute(write("garbage.npy", npy_bytes("{'descr': <f4}"))), 1,
+         ["garbage.npy: malformed .npy header"]),
+        ("npy: format version 4.0", attribute(write("v4.npy", x_bytes[:6] + b"\x04\x00" +
+                                                    x_bytes[8:])), 1,
+         ["v4.npy: unsupported .npy format version 4.0"]),
+        ("npy: complex dtype", attribute(save_npy("complex.npy",
+                                                  np.zeros((2, 2, 5, 5), np.complex64))), 1,
+         ["complex.npy: unsupported .npy dtype '<c8'"]),
+        ("npy: object array", attribute(save_npy("object.npy",
+                                                 np.array([[1], [2]], dtype=object))), 1,
+         ["object.npy: unsupported .npy dtype '|O'"]),
+        ("npy: structured dtype", attribute(save_npy("struct.npy",
+                                                     np.zeros(2, dtype=[("a", "<f4")]))), 1,
+         ["struct.npy: malformed .npy header"]),
+        ("npy: big-endian", attribute(save_npy("big.npy",
+                                               f["x_tensor"].numpy().astype(">f4"))), 1,
+         ["big.npy: .npy data is big-endian", "'>f4'"]),
+        ("npy: Fortran order", attribute(save_npy("fortran.npy", np.asfortranarray(
+            f["x_tensor"].numpy()))), 1, ["fortran.npy: .npy array is in Fortran order"]),
+        ("npy: integer input", attribute(save_npy("ints.npy", np.ones((2, 2, 5, 5), np.int64))),
+         1, ["ints.npy: the input is 2x2x5x5 Long", "floating-point"]),
+        ("npy: bool input", attribute(save_npy("bools.npy", np.ones((2, 2, 5, 5), bool))), 1,
+         ["bools.npy: the input is 2x2x5x5 Bool", "floating-point"]),
+        ("npy: scalar input", attribute(save_npy("scalar.npy", np.float32(1.0))), 1,
+         ["scalar.npy: the input is a scalar", "batch dimension"]),
+        ("pt: missing", attribute(path("nope.pt")), 1, ["nope.pt: no such file"]),
+        ("pt: empty file", attribute(write("empty.pt", b"")), 1,
+         ["empty.pt: not a readable .pt tensor file"]),
+        ("pt: a directory", attribute(path("folder.pt")), 1, ["folder.pt: is a directory"]),
+        ("pt: unreadable (read fails)", attribute(path("unreadable.pt")), 1,
+         ["unreadable.pt: cannot read"]),
+        ("pt: truncated", attribute(write("cut.pt", pt_bytes[:len(pt_bytes) // 2])), 1,
+         ["cut.pt: not a readable .pt tensor file"]),
+        ("pt: corrupt pickle", attribute(write("bad_pickle.pt", bytes(bad_pickle))), 1,
+         ["bad_pickle.pt: not a readable .pt tensor file"]),
+        ("pt: holds a dict", attribute(path("holds_dict.pt")), 1,
+         ["holds_dict.pt: not a readable .pt tensor file"]),
+        ("pt: holds a number", attribute(path("holds_int.pt")), 1,
+         ["holds_int.pt: the .pt file holds a Int, not a tensor"]),
+        ("input: unknown extension", attribute(write("x.txt", b"1 2 3")), 1,
+         ["x.txt: unknown tensor file extension"]),
+    ]
+    for row, argv, code, words in cases:
+        check(f"attribute {row}",
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+
+    def absurd_is_fast():
+        # Rejected from the header alone: no 400 PB allocation, no stall.
+        start = time.monotonic()
+        proc = run(*attribute(path("absurd.npy")))
+        assert proc.returncode == 1, proc.stderr
+        assert time.monotonic() - start < 60
+    check("attribute npy: absurd size rejected before allocating", absurd_is_fast)
+
+    def corrupt_pt_data():
+        # Flipped bytes inside the tensor data of a .pt: PyTorch checks no
+        # checksum (torch.load reads it too), so the values are taken as read.
+        data = bytearray(pt_bytes)
+        import zipfile
+        with zipfile.ZipFile(f["x_pt"]) as z:
+            info = [i for i in z.infolist() if i.filename.endswith("data/0")][0]
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for i in range(start, start + 40):
+            data[i] ^= 0x55
+        p = write("flipped_data.pt", bytes(data))
+        loaded = torch.load(p)
+        assert not torch.equal(loaded, f["x_tensor"]), "the flip missed the data"
+        same = save_npy("flipped_data_as_npy.npy", loaded.numpy())
+        out_a, out_b = path("flip_a.npy"), path("flip_b.npy")
+        for inp, o in ((p, out_a), (same, out_b)):
+            proc = run("attribute", "--model", model, "--input", inp, "--target", "1",
+                       "--output", o)
+            assert proc.returncode == 0, proc.stderr
+        assert np.array_equal(np.load(out_a), np.load(out_b))
+    check("attribute pt: corrupt tensor data is read as torch.load reads it", corrupt_pt_data)
+
+
+def area_model(f):
+    out_dir = fresh_dir("out_model")
+    out = os.path.join(out_dir, "a.npy")
+    out2 = os.path.join(out_dir, "b.npy")
+    model, x = f["model"], f["x"]
+    cases = [
+        ("wrong rank for the model", ["attribute", "--model", model, "--input",
+                                      save_npy("rank3.npy", np.random.rand(2, 5, 5).astype(
+                                          np.float32)), "--target", "1", "--output", out], 1,
+         ["RuntimeError:", "shapes cannot be multiplied"]),
+        ("wrong channel count for the model", [
+            "attribute", "--model", model, "--input",
+            save_npy("ch3.npy", np.random.rand(2, 3, 5, 5).astype(np.float32)), "--target",
+            "1", "--output", out], 1, ["to have 2 channels, but got 3 channels"]),
+        ("float16 input the model rejects", [
+            "attribute", "--model", model, "--input",
+            save_npy("half.npy", np.random.rand(2, 2, 5, 5).astype(np.float16)), "--target",
+            "1", "--output", out], 1, ["RuntimeError:", "Half"]),
+        ("batch mismatch between inputs", [
+            "attribute", "--model", f["two"], "--input", x, "--input",
+            save_npy("b3.npy", np.random.rand(3, 2, 5, 5).astype(np.float32)), "--target", "1",
+            "--output", out, "--output", out2], 1,
+         ["inputs have different batch sizes", "input 1 has 3"]),
+        ("model returns a tuple", ["attribute", "--model", f["tuple"], "--input", x, "--target",
+                                   "1", "--output", out], 1, ["returned a Tuple"]),
+        ("model returns a dict", ["attribute", "--model", f["dict"], "--input", x, "--target",
+                                  "1", "--output", out], 1, ["returned a GenericDict"]),
+        ("too many forward args for the model", [
+            "attribute", "--model", model, "--input", x, "--forward-arg", "2.0", "--target", "1",
+            "--output", out], 1, ["Expected at most 2 argument(s)"]),
+    ]
+    for row, argv, code, words in cases:
+        check(f"attribute {row}",
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+
+    def no_relu():
+        o = os.path.join(fresh_dir("out_norelu"), "a.npy")
+        proc = run("attribute", "--model", f["norelu"], "--input", x, "--target", "1",
+                   "--output", o)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("guidedbp: warning: "), proc.stderr
+        assert "no ReLU" in lines[0] and "plain gradient" in lines[0], lines[0]
+        assert np.load(o).shape == (2, 2, 5, 5)
+    check("attribute model without ReLUs: warning, result written", no_relu)
+
+    def non_finite(name, model_path, poison, expect_nan_out):
+        def body():
+            t = f["x_tensor"].clone()
+            t[0, 0, 0, 0] = poison
+            inp = save_npy(f"{name}.npy", t.numpy())
+            o = os.path.join(fresh_dir(f"out_{name}"), "a.npy")
+            proc = run("attribute", "--model", model_path, "--input", inp, "--target", "1",
+                       "--output", o)
+            assert proc.returncode == 0, proc.stderr
+            lines = proc.stderr.splitlines()
+            assert lines[0] == (f"guidedbp: warning: {inp}: 1 of 100 values of the input are "
+                                "NaN or infinite"), proc.stderr
+            got = np.load(o)
+            assert got.shape == (2, 2, 5, 5)
+            if expect_nan_out:
+                assert len(lines) == 2 and lines[1].startswith(f"guidedbp: warning: {o}: ") and \
+                    "of the attribution are NaN or infinite" in lines[1], proc.stderr
+                assert not np.isfinite(got).all()
+            else:
+                # A piecewise-linear model: the gradient does not depend on the
+                # values, so the attribution stays finite (the scores do not).
+                assert len(lines) == 1, proc.stderr
+                assert np.isfinite(got).all()
+        return body
+    check("attribute NaN input: warning, attribution written",
+          non_finite("nan_in", model, float("nan"), False))
+    check("attribute Inf input: warning, attribution written",
+          non_finite("inf_in", model, float("inf"), False))
+    check("attribute NaN input propagating into the attribution: two warnings",
+          non_finite("nan_sq", f["square"], float("nan"), True))
+
+
+def area_targets(f):
+    out_dir = fresh_dir("out_targets")
+    out = os.path.join(out_dir, "a.npy")
+    base = ["attribute", "--model", f["model"], "--input", f["x"], "--output", out]
+    grid = ["attribute", "--model", f["grid"], "--input", f["grid_x"], "--output", out]
+    malformed = [
+        # (literal, key words)
+        ("", ["expected an integer, a tuple '(...)' or a list '[...]' at column 1",
+              "found the end"]),
+        ("   ", ["at column 4, found the end"]),
+        ("[", ["expected an integer at column 2, found the end"]),
+        ("]", ["expected an integer at column 1, found ']'"]),
+        ("[1,2", ["expected ',' or ']' at column 5, found the end"]),
+        ("1,2]", ["expected the end of the target at column 2, found ','"]),
+        ("(1,2", ["expected ',' or ')' at column 5, found the end"]),
+        ("((1,2)", ["expected an integer at column 2, found '('"]),
+        ("abc", ["expected an integer at column 1, found 'a'"]),
+        ("none", ["expected an integer at column 1, found 'n'"]),
+        ("1.5", ["no fractions or letters", "column 2, found '.'"]),
+        ("1e3", ["no fractions or letters", "column 2, found 'e'"]),
+        ("0x1", ["no fractions or letters", "found 'x'"]),
+        ("[1.0,2]", ["no fractions or letters", "column 3"]),
+        ("[[1,2]]", ["expected an integer at column 2, found '['"]),
+        ("[(1,2),[3,4]]", ["all integers or all tuples", "column 8, found '['"]),
+        ("[1,(2,3)]", ["all integers or all tuples", "column 4, found '('"]),
+        ("[(1,2),3]", ["all integers or all tuples", "column 8, found '3'"]),
+        ("[1,,2]", ["expected an integer at column 4, found ','"]),
+        ("[,]", ["expected an integer at column 2, found ','"]),
+        ("[1 2]", ["expected ',' or ']' at column 4, found '2'"]),
+        ("[]", ["an empty list is not a target"]),
+        ("()", ["an empty tuple is not a target"]),
+        ("(1,2),(3,4)", ["expected the end of the target at column 6"]),
+        ("+", ["expected an integer at column 2, found the end"]),
+        ("--1", ["expected an integer at column 2, found '-'"]),
+        ("9223372036854775808", ["an integer that fits in 64 bits at column 1"]),
+        ("-9223372036854775809", ["an integer that fits in 64 bits at column 1"]),
+        ("99999999999999999999", ["an integer that fits in 64 bits"]),
+        ("[1,99999999999999999999]", ["an integer that fits in 64 bits at column 4"]),
+        ("(0,99999999999999999999)", ["an integer that fits in 64 bits at column 4"]),
+        ("3\x01", ["found byte 1"]),
+    ]
+    for literal, words in malformed:
+        check(f"attribute malformed target {literal!r}",
+              lambda literal=literal, words=words: expect_error(
+                  base + ["--target", literal], 1, [f"bad --target "] + words, out_dir))
+
+    def trailing_comma_is_fine():
+        proc = run(*(base[:-2] + ["--target", "[1,2,]", "--output", path("trail.npy")]))
+        assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    check("attribute target '[1,2,]' (trailing comma) is accepted", trailing_comma_is_fine)
+
+    out_of_range = [
+        ("7", base, ["target 7: index 7 is out of range for dimension 1",
+                     "shape [2, 4] (valid: -4 to 3)"]),
+        ("-5", base, ["index -5 is out of range", "(valid: -4 to 3)"]),
+        ("9223372036854775807", base, ["index 9223372036854775807 is out of range"]),
+        ("-9223372036854775808", base, ["index -9223372036854775808 is out of range"]),
+        ("[1,5]", base, ["target [1, 5]: index 5 is out of range", "(valid: 0 to 3)"]),
+        ("[-1,0]", base, ["index -1 is out of range", "(valid: 0 to 3)"]),
+        ("(0,9)", grid, ["index 9 is out of range for dimension 2", "shape [2, 3, 4]"]),
+        ("[(0,1),(5,0)]", grid, ["index 5 is out of range for dimension 1"]),
+    ]
+    for literal, argv, words in out_of_range:
+        check(f"attribute target out of range {literal}",
+              lambda literal=literal, argv=argv, words=words: expect_error(
+                  argv + ["--target", literal], 1, words, out_dir))
+
+    wrong_form = [
+        ("per-example list longer than the batch", base, "[1,2,3]",
+         ["target [1, 2, 3] has 3 per-example entries, but the batch has 2"]),
+        ("per-example list shorter than the batch", base, "[1]",
+         ["has 1 per-example entries, but the batch has 2"]),
+        ("tuple longer than the output allows", base, "(1,2)",
+         ["target (1, 2) has 2 indices", "allows at most 1"]),
+        ("no target for N x 4 scores", base, None, ["no target given", "shape [2, 4]"]),
+        ("index leaves several values per example", grid, "1",
+         ["target 1 leaves several values per example", "[2, 3, 4]"]),
+        ("per-example list on a 3-D output", grid, "[0,1]", ["needs a 2-D output"]),
+        ("per-example tuples of different lengths", grid, "[(0,1),(1,)]",
+         ["per-example tuples must all have the same length, got 2 and 1"]),
+    ]
+    for row, argv, literal, words in wrong_form:
+        extra = [] if literal is None else ["--target", literal]
+        check(f"attribute target {row}",
+              lambda argv=argv, extra=extra, words=words: expect_error(
+                  argv + extra, 1, words, out_dir))
+
+
+def area_outputs(f):
+    out_dir = fresh_dir("out_outputs")
+    a, b = os.path.join(out_dir, "a.npy"), os.path.join(out_dir, "b.npy")
+    one = ["attribute", "--model", f["model"], "--input", f["x"], "--target", "1"]
+    two = ["attribute", "--model", f["two"], "--input", f["x"], "--input", f["x"],
+           "--target", "1"]
+    regular_file = write("a_regular_file", b"x")
+    os.makedirs(os.path.join(out_dir, "existing_dir.npy"), exist_ok=True)
+    keep = ["existing_dir.npy"]
+    cases = [
+        ("--output with unknown extension", one + ["--output", os.path.join(out_dir, "a.txt")],
+         2, ["--output", "a.txt: unknown extension (expected .npy or .pt)"]),
+        ("--output without extension", one + ["--output", os.path.join(out_dir, "a")], 2,
+         ["unknown extension"]),
+        ("--output a folder name (trailing /)", one + ["--output", out_dir + "/"], 2,
+         ["unknown extension"]),
+        ("duplicate --output", two + ["--output", a, "--output", a], 2,
+         [f"--output {a} is given twice"]),
+        ("duplicate --output spelled differently", two + [
+            "--output", a, "--output", os.path.join(out_dir, ".", "a.npy")], 2,
+         ["is given twice"]),
+        ("more --output than --input", one + ["--output", a, "--output", b], 2,
+         ["1 --input but 2 --output given"]),
+        ("fewer --output than --input", two + ["--output", a], 2,
+         ["2 --input but 1 --output given"]),
+        ("missing --output", one, 2, ["--output is required"]),
+        ("output folder does not exist", one + ["--output", os.path.join(
+            out_dir, "no", "such", "a.npy")], 1,
+         ["a.npy: cannot create a file there: No such file or directory"]),
+        ("output folder is a regular file", one + ["--output", os.path.join(
+            regular_file, "a.npy")], 1, ["cannot create a file there: Not a directory"]),
+        ("output is an existing directory", one + ["--output", os.path.join(
+            out_dir, "existing_dir.npy")], 1, ["existing_dir.npy: cannot write: Is a directory"]),
+    ]
+    for row, argv, code, words in cases:
+        check(f"attribute {row}",
+              lambda argv=argv, code=code, words=words: expect_error(
+                  argv, code, words, out_dir, allowed=keep))
+
+    def second_output_fails():
+        # The first output could be written, the second cannot: neither is left.
+        d = fresh_dir("out_half")
+        proc = run(*(two + ["--output", os.path.join(d, "a.npy"), "--output",
+                            os.path.join(d, "missing_folder", "b.npy")]))
+        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        no_leftovers(d)
+    check("attribute second --output unwritable: no output left", second_output_fails)
+
+
+def area_forward_args(f):
+    out_dir = fresh_dir("out_fwd")
+    out = os.path.join(out_dir, "a.npy")
+    base = ["attribute", "--model", f["model"], "--input", f["x"], "--target", "1",
+            "--output", out]
+    cases = [
+        ("--forward-arg missing file", "nope.npy", ["nope.npy: no such file"]),
+        ("--forward-arg a directory", path("folder.npy"), ["folder.npy: is a directory"]),
+        ("--forward-arg unreadable (read fails)", path("unreadable.npy"),
+         ["unreadable.npy: cannot read"]),
+        ("--forward-arg corrupt .npy", write("fa_bad.npy", b"garbage"),
+         ["fa_bad.npy: not a .npy file"]),
+        ("--forward-arg corrupt .pt", write("fa_bad.pt", b"garbage"),
+         ["fa_bad.pt: not a readable .pt tensor file"]),
+        ("--forward-arg neither number nor file", "banana",
+         ["--forward-arg 'banana': neither a number, true/false, nor a .npy/.pt file"]),
+        ("--forward-arg empty", "", ["--forward-arg '': neither a number"]),
+        ("--forward-arg integer beyond 64 bits", "99999999999999999999",
+         ["--forward-arg '99999999999999999999': integer out of the 64-bit range"]),
+    ]
+    for row, value, words in cases:
+        check(f"attribute {row}",
+              lambda value=value, words=words: expect_error(
+                  base + ["--forward-arg", value], 1, words, out_dir))
+
+
+def area_usage(f):
+    out_dir = fresh_dir("out_usage")
+    out = os.path.join(out_dir, "a.npy")
+    cases = [
+        ("no subcommand", [], 2, ["A subcommand is required"]),
+        ("unknown subcommand", ["frobnicate"], 2, ["subcommand"]),
+        ("unknown option", ["attribute", "--model", f["model"], "--input", f["x"],
+                            "--output", out, "--colour"], 2, ["--colour"]),
+        ("missing --model", ["attribute", "--input", f["x"], "--output", out], 2,
+         ["--model is required"]),
+        ("missing --input", ["attribute", "--model", f["model"], "--output", out], 2,
+         ["--input is required"]),
+        ("bad --method", ["attribute", "--model", f["model"], "--input", f["x"], "--method",
+                          "lrp", "--output", out], 2, ["--method", "lrp"]),
+        ("--abs without saliency", ["attribute", "--model", f["model"], "--input", f["x"],
+                                    "--abs", "--target", "1", "--output", out], 2,
+         ["--abs applies to --method saliency only"]),
+    ]
+    for row, argv, code, words in cases:
+        check(f"usage {row}",
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+
+
+def area_explain(f):
+    rgb = f["rgb"]
+    good = write_png(path("good.png"), (np.random.RandomState(0).rand(5, 5, 3) * 255)
+                     .astype(np.uint8))
+    gray = write_png(path("gray.png"), (np.random.RandomState(1).rand(5, 5) * 255)
+                     .astype(np.uint8))
+    big = write_png(path("big.png"), (np.random.RandomState(2).rand(9, 9, 3) * 255)
+                    .astype(np.uint8))
+    png = open(good, "rb").read()
+    crc = bytearray(png)
+    crc[40] ^= 0xff
+    huge = write("huge.png", b"\x89PNG\r\n\x1a\n" + png_chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)) +
+        png_chunk(b"IDAT", zlib.compress(b"\0" * 100)) + png_chunk(b"IEND", b""))
+    jpeg = None
+    try:
+        import torchvision.io as tio
+        jpeg = path("good.jpg")
+        tio.write_jpeg(torch.from_numpy((np.random.RandomState(3).rand(3, 16, 16) * 255)
+                                        .astype(np.uint8)), jpeg)
+    except Exception:  # noqa: BLE001
+        try:
+            from PIL import Image
+            jpeg = path("good.jpg")
+            Image.fromarray((np.random.RandomState(3).rand(16, 16, 3) * 255)
+                            .astype(np.uint8)).save(jpeg)
+        except Exception:  # noqa: BLE001
+            jpeg = None
+    bad_images = [
+        # (file, key words of its failure line)
+        (path("missing.png"), "missing.png: no such file"),
+        (write("empty.png", b""), "empty.png: not a PNG or JPEG image"),
+        (write("text.png", b"hello world"), "text.png: not a PNG or JPEG image"),
+        (path("folder.png"), "folder.png: is a directory"),
+        (path("unreadable.png"), "unreadable.png: cannot read"),
+        (write("cut.png", png[:len(png) - 20]), "cut.png: corrupt PNG"),
+        (write("crc.png", bytes(crc)), "crc.png: corrupt PNG"),
+        (huge, "huge.png: image of 20000x20000 pixels is empty or larger than the limit"),
+        (gray, "gray.png: RuntimeError:"),  # 1 channel for a 3-channel model
+        (big, "big.png: RuntimeError:"),  # 9 x 9 for a 5 x 5 model
+    ]
+    if jpeg is not None:
+        j = open(jpeg, "rb").read()
+        broken = bytearray(j)
+        for i in range(len(j) // 2, len(j) // 2 + 50):
+            broken[i] = 0xff
+        bad_images += [
+            (write("cut.jpg", j[:len(j) // 2]), "cut.jpg: corrupt JPEG"),
+            (write("head.jpg", j[:200]), "head.jpg: corrupt JPEG"),
+            (write("broken.jpg", bytes(broken)), "broken.jpg: corrupt JPEG"),
+        ]
+
+    def keeps_going():
+        out_dir = fresh_dir("out_explain_mixed")
+        images = [bad_images[0][0], good] + [b for b, _ in bad_images[1:]]
+        proc = run("explain", "--model", rgb, "--out-dir", out_dir, *images)
+        assert proc.returncode == 1, proc.stderr
+        err = proc.stderr.splitlines()
+        assert len(err) == len(bad_images) + 1, proc.stderr
+        for (image, words), line in zip(bad_images, err):
+            assert line.startswith("guidedbp: ") and words in line, (words, line)
+        assert err[-1] == f"guidedbp: {len(bad_images)} of {len(images)} images failed", err[-1]
+        lines = proc.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(good + ": predicted "), proc.stdout
+        written = lines[0].split(" -> ")[1]
+        assert os.listdir(out_dir) == [os.path.basename(written)], os.listdir(out_dir)
+    check("explain bad images among a good one: all reported at the end, exit 1, good kept",
+          keeps_going)
+
+    for image, words in bad_images:
+        def alone(image=image, words=words):
+            out_dir = fresh_dir("out_explain_" + os.path.basename(image).replace(".", "_"))
+            proc = run("explain", "--model", rgb, "--out-dir", out_dir, image)
+            assert proc.returncode == 1, proc.stderr
+            err = proc.stderr.splitlines()
+            assert len(err) == 2 and words in err[0], proc.stderr
+            assert err[1] == "guidedbp: 1 of 1 images failed", err
+            no_leftovers(out_dir)
+        check(f"explain image: {words.split(': ', 1)[1]} ({os.path.basename(image)})", alone)
+
+    def per_image(row, argv, words, model=rgb):
+        def body():
+            out_dir = fresh_dir("out_explain_" + row.replace(" ", "_").replace("-", ""))
+            proc = run("explain", "--model", model, "--out-dir", out_dir, *argv, good)
+            assert proc.returncode == 1, proc.stderr
+            err = proc.stderr.splitlines()
+            assert len(err) == 2 and err[0].startswith(f"guidedbp: {good}: "), proc.stderr
+            for word in words:
+                assert word in err[0], (word, err[0])
+            assert err[1] == "guidedbp: 1 of 1 images failed", err
+            no_leftovers(out_dir)
+        check(f"explain {row}", body)
+
+    per_image("model returns a tuple", [], ["the model returned a Tuple"], f["tuple"])
+    per_image("model returns a dict", [], ["the model returned a GenericDict"], f["dict"])
+    per_image("model for N x C scores of another shape", [],
+              ["RuntimeError:", "channels"], f["model"])
+    per_image("--target out of range", ["--target", "9"],
+              ["--target 9 is out of range for a model with 4 classes"])
+    per_image("--target -5 out of range", ["--target", "-5"], ["--target -5 is out of range"])
+    per_image("--top-k above the class count", ["--top-k", "9"],
+              ["--top-k 9 but the model has only 4 classes"])
+    per_image("--mean count not matching channels", ["--mean", "0.5,0.5", "--std", "1,1"],
+              ["--mean has 2 values but the image has 3 channels"])
+    per_image("--std zero", ["--mean", "0.5", "--std", "0"],
+              ["--std values must be finite and non-zero"])
+    per_image("--mean NaN", ["--mean", "nan", "--std", "1"], ["--mean values must be finite"])
+    per_image("--mean Inf", ["--mean", "inf", "--std", "1"], ["--mean values must be finite"])
+
+    def no_relu():
+        out_dir = fresh_dir("out_explain_norelu")
+        proc = run("explain", "--model", f["norelu"], "--out-dir", out_dir, good)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"guidedbp: warning: {good}: "), \
+            proc.stderr
+        assert "plain gradient" in lines[0], lines[0]
+        assert len(os.listdir(out_dir)) == 1
+    check("explain model without ReLUs: warning, map written", no_relu)
+
+    regular_file = write("explain_regular_file", b"x")
+    out_dir = fresh_dir("out_explain_global")
+    cases = [
+        ("--out-dir is a regular file", ["--out-dir", regular_file], 1,
+         [f"--out-dir {regular_file}: not a directory"]),
+        ("--out-dir below a regular file", ["--out-dir", os.path.join(regular_file, "sub")], 1,
+         ["cannot create", "Not a directory"]),
+        ("--out-dir cannot be created", ["--out-dir", "/proc/guidedbp_no/maps"], 1,
+         ["--out-dir /proc/guidedbp_no/maps: cannot create /proc/guidedbp_no"]),
+        ("model missing", ["--out-dir", out_dir, "--model", path("nope.pt")], 1,
+         ["nope.pt: no such file"]),
+        ("model corrupt", ["--out-dir", out_dir, "--model", f["model_corrupt"]], 1,
+         ["not a TorchScript model"]),
+        ("--labels missing", ["--out-dir", out_dir, "--labels", path("nope.txt")], 1,
+         ["nope.txt: no such file"]),
+        ("--labels a directory", ["--out-dir", out_dir, "--labels", path("folder.png")], 1,
+         ["is a directory"]),
+        ("--top-k 0", ["--out-dir", out_dir, "--top-k", "0"], 2,
+         ["--top-k", "not in range 1 to"]),
+        ("--target not an integer", ["--out-dir", out_dir, "--target", "x"], 2, ["--target"]),
+        ("--target with --top-k", ["--out-dir", out_dir, "--target", "1", "--top-k", "2"], 2,
+         ["excludes"]),
+        ("--mean without --std", ["--out-dir", out_dir, "--mean", "0.5"], 2,
+         ["--mean and --std go together"]),
+        ("--mean not a number", ["--out-dir", out_dir, "--mean", "a", "--std", "1"], 2,
+         ["--mean"]),
+        ("--grayscale with --rgb", ["--out-dir", out_dir, "--grayscale", "--rgb"], 2,
+         ["excludes"]),
+        ("bad --visual", ["--out-dir", out_dir, "--visual", "sparkles"], 2, ["--visual"]),
+        ("--outlier-perc above 100", ["--out-dir", out_dir, "--outlier-perc", "101"], 2,
+         ["--outlier-perc"]),
+        ("--scale 0", ["--out-dir", out_dir, "--scale", "0"], 2, ["--scale"]),
+        ("missing --out-dir", [], 2, ["--out-dir is required"]),
+    ]
+    for row, argv, code, words in cases:
+        def body(argv=argv, code=code, words=words):
+            model_args = [] if "--model" in argv else ["--model", rgb]
+            expect_error(["explain"] + model_args + argv + [good], code, words, out_dir)
+        check(f"explain {row}", body)
+
+    check("explain no images", lambda: expect_error(
+        ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["images is required"], out_dir))
+
+
+AREAS = [area_files, area_model, area_targets, area_outputs, area_forward_args, area_usage,
+         area_explain]
+
+
+def main():
+    global ARGS, TMP
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cli", required=True, help="the guidedbp executable")
+    ap.add_argument("--source-dir", required=True, help="the repository root")
+    ARGS = ap.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="guidedbp_bad_input_test_") as tmp:
+        TMP = tmp
+        try:
+            files = make_files()
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            print("0 passed, 1 failed")
+            return 1
+        for area in AREAS:
+            area(files)
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    return 1 if RESULTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
