@@ -112,3 +112,13 @@ TEST(ModelTest, RejectsInputThatDoesNotInfluenceTheOutput) {
       [&] { saliency.attribute({torch::ones({1, 2}), torch::ones({1, 2})}); },
       "input 1 (shape [1, 2]) does not influence the selected output");
 }
+
+TEST(ModelTest, MethodsAreDeletableThroughTheBasePointer) {
+  // Saliency has a member of its own: deleting it through the base needs the
+  // virtual destructor (found by AddressSanitizer in the CLI).
+  EXPECT_TRUE(std::has_virtual_destructor<guidedbp::ModifiedReluGradient>::value);
+  std::unique_ptr<guidedbp::ModifiedReluGradient> method =
+      std::make_unique<guidedbp::Saliency>(
+          [](torch::Tensor x) { return x.sum(1); }, guidedbp::SaliencyOptions().abs(true));
+  EXPECT_TRUE(method->abs());
+}

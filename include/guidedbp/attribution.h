@@ -49,6 +49,12 @@ class ModifiedReluGradient {
  public:
   /// `abs`: return the absolute value of each attribution.
   ModifiedReluGradient(Model model, ReluRule rule, bool abs = false);
+  /// Virtual: the CLI and users hold the methods by base pointer.
+  virtual ~ModifiedReluGradient() = default;
+  ModifiedReluGradient(const ModifiedReluGradient&) = default;
+  ModifiedReluGradient(ModifiedReluGradient&&) = default;
+  ModifiedReluGradient& operator=(const ModifiedReluGradient&) = default;
+  ModifiedReluGradient& operator=(ModifiedReluGradient&&) = default;
 
   /// Attribution of one input tensor (batch first), same shape and dtype.
   ///
