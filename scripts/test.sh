@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON  # the benchmark is built, not run
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" "$@")
 # Reliability (docs/reliability.md): bounded fuzzing, ASan + UBSan build and tests.
