@@ -35,6 +35,18 @@ torch::Tensor hand_forward(const torch::Tensor& x, const std::string& form) {
   return torch::matmul(r, hand_v()).view({-1});
 }
 
+// A TorchScript module with two ReLUs and random weights, built in C++: the
+// profiling executor fuses them away from its second optimised call on.
+torch::jit::Module two_relu_script_module() {
+  torch::jit::Module module("TwoRelu");
+  module.register_parameter("w", torch::randn({4, 4}), false);
+  module.define(
+      "def forward(self, x):\n"
+      "    h = torch.relu(torch.matmul(x, self.w))\n"
+      "    return torch.relu(torch.matmul(h, self.w) - 0.1)\n");
+  return module;
+}
+
 } // namespace
 
 class AttributionTest : public SeededTest {};
@@ -131,13 +143,7 @@ TEST_F(AttributionTest, TorchSequentialModel) {
 }
 
 TEST_F(AttributionTest, RepeatedTorchScriptCallsAreIdentical) {
-  // Two ReLUs: the profiling executor would fuse them away from call 2 on.
-  torch::jit::Module module("TwoRelu");
-  module.register_parameter("w", torch::randn({4, 4}), false);
-  module.define(
-      "def forward(self, x):\n"
-      "    h = torch.relu(torch.matmul(x, self.w))\n"
-      "    return torch.relu(torch.matmul(h, self.w) - 0.1)\n");
+  torch::jit::Module module = two_relu_script_module();
   torch::Tensor x = torch::randn({3, 4});
   guidedbp::GuidedBackprop gbp(module);
   torch::Tensor first = gbp.attribute(x, 1);
@@ -201,12 +207,7 @@ TEST_F(AttributionTest, SaliencyDoesNotWarn) {
 }
 
 TEST_F(AttributionTest, WarnsWhenAFunctionHidesRelusInAFusedTorchScriptGraph) {
-  torch::jit::Module module("TwoRelu");
-  module.register_parameter("w", torch::randn({4, 4}), false);
-  module.define(
-      "def forward(self, x):\n"
-      "    h = torch.relu(torch.matmul(x, self.w))\n"
-      "    return torch.relu(torch.matmul(h, self.w) - 0.1)\n");
+  torch::jit::Module module = two_relu_script_module();
   torch::Tensor x = torch::randn({3, 4});
   // The caller's own runs with grad on make the module's executor optimise.
   for (int i = 0; i < 3; ++i) {
