@@ -12,17 +12,15 @@
 // (--help lists everything). bench/run.sh runs it and prints the table.
 
 #include <guidedbp/guidedbp.h>
-
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/version.h>
-
-#include <malloc.h>
-#include <time.h>
-#include <sys/resource.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,19 +55,24 @@ struct Options {
   std::string models_dir = "models";
   std::string fashion = "examples/fashion_mnist/model.pt";
   std::string out = "guidedbp_bench.json";
-  std::vector<std::string> models = {"tiny_cnn", "fashion_mnist", "resnet18", "vgg11"};
+  std::vector<std::string> models = {
+      "tiny_cnn",
+      "fashion_mnist",
+      "resnet18",
+      "vgg11"};
   std::vector<int64_t> batches = {1, 8};
   std::vector<int64_t> threads = {1, 2};
   std::vector<int64_t> k_batches = {1}; // batches at which K targets are timed
   int64_t k = 10; // targets for the one-forward vs separate-calls comparison
   int64_t target = 3; // class whose score is explained
-  int warmup = 3; // untimed calls of each thing (the profiling executor needs 2)
+  int warmup =
+      3; // untimed calls of each thing (the profiling executor needs 2)
   int min_rounds = 5;
   int max_rounds = 31;
   double budget_s = 20; // timed seconds per (model, batch, threads), roughly
   int memory_reps = 3;
   bool memory = true;
-  bool stages = true; // per-stage timing of GuidedBackprop
+  bool stages = true;     // per-stage timing of GuidedBackprop
   bool prototype = false; // also time the proposed in-place hook
   bool quick = false;
 };
@@ -253,9 +256,13 @@ double quantile(std::vector<double> v, double q) {
 }
 
 Stats stats(const std::vector<double>& v) {
-  return {quantile(v, 0.5), quantile(v, 0.25), quantile(v, 0.75),
-          *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()),
-          v.size()};
+  return {
+      quantile(v, 0.5),
+      quantile(v, 0.25),
+      quantile(v, 0.75),
+      *std::min_element(v.begin(), v.end()),
+      *std::max_element(v.begin(), v.end()),
+      v.size()};
 }
 
 double median(std::vector<double> v) {
@@ -430,7 +437,8 @@ int main(int argc, char** argv) {
   std::map<std::string, ModelSpec> specs = {
       {"tiny_cnn", {"tiny_cnn", opt.models_dir + "/tiny_cnn.pt", {3, 32, 32}}},
       {"fashion_mnist", {"fashion_mnist", opt.fashion, {1, 28, 28}}},
-      {"resnet18", {"resnet18", opt.models_dir + "/resnet18.pt", {3, 224, 224}}},
+      {"resnet18",
+       {"resnet18", opt.models_dir + "/resnet18.pt", {3, 224, 224}}},
       {"vgg11", {"vgg11", opt.models_dir + "/vgg11.pt", {3, 224, 224}}},
   };
   for (const auto& m : opt.models) {
@@ -481,7 +489,8 @@ int main(int argc, char** argv) {
         k_targets.emplace_back(k);
       }
       const bool with_k =
-          std::find(opt.k_batches.begin(), opt.k_batches.end(), batch) != opt.k_batches.end();
+          std::find(opt.k_batches.begin(), opt.k_batches.end(), batch) !=
+          opt.k_batches.end();
 
       auto plain_grad = [&](torch::jit::Module& m) {
         torch::Tensor xi = x.detach().clone().requires_grad_(true);
@@ -510,18 +519,21 @@ int main(int argc, char** argv) {
       if (opt.prototype) {
         for (bool in_place : {false, true}) {
           measured.push_back(
-              {in_place ? "proto_gbp_inplace" : "proto_gbp_outofplace", [&, in_place] {
+              {in_place ? "proto_gbp_inplace" : "proto_gbp_outofplace",
+               [&, in_place] {
                  torch::jit::GraphOptimizerEnabledGuard off(false);
                  torch::Tensor xi = x.detach().requires_grad_(true);
-                 torch::Tensor sel = module_noopt.forward({xi}).toTensor().select(1, target);
+                 torch::Tensor sel =
+                     module_noopt.forward({xi}).toTensor().select(1, target);
                  hook_relus(sel, in_place);
                  torch::autograd::grad({sel}, {xi}, {torch::ones_like(sel)});
                }});
         }
       }
       if (with_k) {
-        measured.push_back({"gbp_k" + std::to_string(opt.k) + "_one_forward",
-                            [&] { gbp.attribute_targets({x}, k_targets); }});
+        measured.push_back(
+            {"gbp_k" + std::to_string(opt.k) + "_one_forward",
+             [&] { gbp.attribute_targets({x}, k_targets); }});
         measured.push_back({"gbp_k" + std::to_string(opt.k) + "_separate", [&] {
                               for (const auto& t : k_targets) {
                                 gbp.attribute(x, t);
@@ -531,7 +543,8 @@ int main(int argc, char** argv) {
 
       for (int64_t threads : opt.threads) {
         torch::set_num_threads(static_cast<int>(threads));
-        std::cerr << model_name << " batch " << batch << " threads " << threads << ": ";
+        std::cerr << model_name << " batch " << batch << " threads " << threads
+                  << ": ";
 
         // Warm-up; the last warm-up round estimates a round's time.
         double round_ms = 0;
@@ -546,11 +559,14 @@ int main(int argc, char** argv) {
             break;
           }
         }
-        int rounds = static_cast<int>(opt.budget_s * 1000 / std::max(round_ms, 1e-3));
+        int rounds =
+            static_cast<int>(opt.budget_s * 1000 / std::max(round_ms, 1e-3));
         rounds = std::max(opt.min_rounds, std::min(opt.max_rounds, rounds));
-        std::cerr << rounds << " rounds of ~" << static_cast<int>(round_ms) << " ms";
+        std::cerr << rounds << " rounds of ~" << static_cast<int>(round_ms)
+                  << " ms";
 
-        std::vector<std::vector<double>> times(measured.size()), cpus(measured.size());
+        std::vector<std::vector<double>> times(measured.size()),
+            cpus(measured.size());
         for (int r = 0; r < rounds; ++r) {
           for (size_t j = 0; j < measured.size(); ++j) {
             const size_t i = (j + r) % measured.size(); // rotate the order
@@ -576,7 +592,8 @@ int main(int argc, char** argv) {
             st.relus = hook_relus(sel);
             double t_walk = ms_since(t1);
             auto t2 = Clock::now();
-            auto g = torch::autograd::grad({sel}, {xi}, {torch::ones_like(sel)});
+            auto g =
+                torch::autograd::grad({sel}, {xi}, {torch::ones_like(sel)});
             double t_bw = ms_since(t2);
             fw.push_back(t_fw);
             walk.push_back(t_walk);
@@ -592,7 +609,12 @@ int main(int argc, char** argv) {
 
         for (size_t i = 0; i < measured.size(); ++i) {
           Record rec{
-              model_name, batch, threads, measured[i].what, stats(times[i]), stats(cpus[i])};
+              model_name,
+              batch,
+              threads,
+              measured[i].what,
+              stats(times[i]),
+              stats(cpus[i])};
           if (opt.memory) {
             malloc_for_memory();
             for (int rep = 0; rep < opt.memory_reps; ++rep) {
@@ -605,8 +627,9 @@ int main(int argc, char** argv) {
         }
         const Record& plain = records[records.size() - measured.size() + 1];
         const Record& g = records[records.size() - measured.size() + 4];
-        std::cerr << "; plain " << plain.time.median << " ms, gbp " << g.time.median
-                  << " ms (x" << g.time.median / plain.time.median << "; cpu x"
+        std::cerr << "; plain " << plain.time.median << " ms, gbp "
+                  << g.time.median << " ms (x"
+                  << g.time.median / plain.time.median << "; cpu x"
                   << g.cpu.median / plain.cpu.median << ")\n";
       }
     }
@@ -625,7 +648,8 @@ int main(int argc, char** argv) {
       << "    \"torch\": " << json_string(TORCH_VERSION) << ",\n"
       << "    \"cpu\": " << json_string(cpu_model()) << ",\n"
       << "    \"nproc\": " << std::thread::hardware_concurrency() << ",\n"
-      << "    \"kernel\": " << json_string(std::string(un.sysname) + " " + un.release) << ",\n"
+      << "    \"kernel\": "
+      << json_string(std::string(un.sysname) + " " + un.release) << ",\n"
       << "    \"loadavg_start\": " << json_string(load_start) << ",\n"
       << "    \"loadavg_end\": " << json_string(loadavg()) << ",\n"
       << "    \"wall_s\": " << json_number(ms_since(start) / 1000) << ",\n"
@@ -633,12 +657,14 @@ int main(int argc, char** argv) {
       << "    \"k\": " << opt.k << ",\n"
       << "    \"target\": " << opt.target << ",\n"
       << "    \"memory_check_100mib_mb\": " << json_number(check_mb) << ",\n"
-      << "    \"memory_check_empty_mb\": " << json_number(check_free_mb) << ",\n"
+      << "    \"memory_check_empty_mb\": " << json_number(check_free_mb)
+      << ",\n"
       << "    \"reference\": \"plain_grad\"\n  },\n  \"records\": [\n";
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
-    out << "    {\"model\": " << json_string(r.model) << ", \"batch\": " << r.batch
-        << ", \"threads\": " << r.threads << ", \"what\": " << json_string(r.what)
+    out << "    {\"model\": " << json_string(r.model)
+        << ", \"batch\": " << r.batch << ", \"threads\": " << r.threads
+        << ", \"what\": " << json_string(r.what)
         << ", \"median_ms\": " << json_number(r.time.median)
         << ", \"p25_ms\": " << json_number(r.time.p25)
         << ", \"p75_ms\": " << json_number(r.time.p75)
@@ -646,15 +672,17 @@ int main(int argc, char** argv) {
         << ", \"max_ms\": " << json_number(r.time.max)
         << ", \"cpu_median_ms\": " << json_number(r.cpu.median)
         << ", \"cpu_p25_ms\": " << json_number(r.cpu.p25)
-        << ", \"cpu_p75_ms\": " << json_number(r.cpu.p75) << ", \"n\": " << r.time.n
+        << ", \"cpu_p75_ms\": " << json_number(r.cpu.p75)
+        << ", \"n\": " << r.time.n
         << ", \"peak_mb\": " << json_number(r.peak_mb) << "}"
         << (i + 1 < records.size() ? "," : "") << "\n";
   }
   out << "  ],\n  \"stages\": [\n";
   for (size_t i = 0; i < stage_records.size(); ++i) {
     const StageRecord& s = stage_records[i];
-    out << "    {\"model\": " << json_string(s.model) << ", \"batch\": " << s.batch
-        << ", \"threads\": " << s.threads << ", \"relus\": " << s.relus
+    out << "    {\"model\": " << json_string(s.model)
+        << ", \"batch\": " << s.batch << ", \"threads\": " << s.threads
+        << ", \"relus\": " << s.relus
         << ", \"forward_ms\": " << json_number(s.forward_ms)
         << ", \"walk_ms\": " << json_number(s.walk_ms)
         << ", \"backward_ms\": " << json_number(s.backward_ms)
@@ -662,7 +690,7 @@ int main(int argc, char** argv) {
         << (i + 1 < stage_records.size() ? "," : "") << "\n";
   }
   out << "  ]\n}\n";
-  std::cerr << "wrote " << opt.out << " (" << static_cast<int>(ms_since(start) / 1000)
-            << " s)\n";
+  std::cerr << "wrote " << opt.out << " ("
+            << static_cast<int>(ms_since(start) / 1000) << " s)\n";
   return 0;
 }

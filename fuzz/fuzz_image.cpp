@@ -12,13 +12,13 @@
 // every access our code makes and the buffers we hand them (heap redzones),
 // not their internal reads.
 
-#include "cli_error.h"
-#include "image_io.h"
-
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <vector>
+
+#include "cli_error.h"
+#include "image_io.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::Image;
@@ -33,9 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const std::bad_alloc&) {
     return 0;
   }
-  if ((image.channels != 1 && image.channels != 3) || image.width <= 0 || image.height <= 0 ||
-      image.width > guidedbp::cli::kMaxImageSide || image.height > guidedbp::cli::kMaxImageSide ||
-      uint64_t(image.width) * uint64_t(image.height) > guidedbp::cli::kMaxImagePixels ||
+  if ((image.channels != 1 && image.channels != 3) || image.width <= 0 ||
+      image.height <= 0 || image.width > guidedbp::cli::kMaxImageSide ||
+      image.height > guidedbp::cli::kMaxImageSide ||
+      uint64_t(image.width) * uint64_t(image.height) >
+          guidedbp::cli::kMaxImagePixels ||
       image.pixels.size() !=
           size_t(image.width) * size_t(image.height) * size_t(image.channels)) {
     std::abort();
@@ -45,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Image again;
     try {
       std::vector<uint8_t> png = guidedbp::cli::encode_png(image);
-      again = guidedbp::cli::decode_image(png.data(), png.size(), "reencoded.png");
+      again =
+          guidedbp::cli::decode_image(png.data(), png.size(), "reencoded.png");
     } catch (const CliError&) {
       std::abort();
     }

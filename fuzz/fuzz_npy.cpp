@@ -8,13 +8,13 @@
 // - the writer's header for the same dtype/shape parses back to the same
 //   dtype and shape (make_npy_header and parse_npy_header agree).
 
-#include "cli_error.h"
-#include "npy_format.h"
-
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <vector>
+
+#include "cli_error.h"
+#include "npy_format.h"
 
 using guidedbp::cli::CliError;
 
@@ -23,14 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);
   guidedbp::cli::NpyHeader header;
   try {
-    header = guidedbp::cli::parse_npy_header(bytes.data(), bytes.size(), "fuzz.npy");
+    header =
+        guidedbp::cli::parse_npy_header(bytes.data(), bytes.size(), "fuzz.npy");
   } catch (const CliError&) {
     return 0;
   } catch (const std::bad_alloc&) {
     return 0;
   }
   const size_t element = guidedbp::cli::npy_dtype_size(header.dtype);
-  if (header.data_offset > size || header.data_offset + header.data_bytes != size ||
+  if (header.data_offset > size ||
+      header.data_offset + header.data_bytes != size ||
       header.data_bytes != header.numel * element) {
     std::abort();
   }
@@ -46,14 +48,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // Round trip through the writer.
-  std::vector<uint8_t> written = guidedbp::cli::make_npy_header(header.dtype, header.shape);
+  std::vector<uint8_t> written =
+      guidedbp::cli::make_npy_header(header.dtype, header.shape);
   if (written.size() % 64 != 0) {
     std::abort(); // numpy aligns the data to 64 bytes
   }
   written.resize(written.size() + header.data_bytes, 0);
   guidedbp::cli::NpyHeader again;
   try {
-    again = guidedbp::cli::parse_npy_header(written.data(), written.size(), "rewritten.npy");
+    again = guidedbp::cli::parse_npy_header(
+        written.data(), written.size(), "rewritten.npy");
   } catch (const CliError&) {
     std::abort(); // the writer produced something the reader rejects
   }

@@ -8,12 +8,12 @@
 // - the error message is one line of printable text (it is shown as
 //   `guidedbp: <message>`).
 
-#include "cli_error.h"
-#include "target_literal.h"
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+
+#include "cli_error.h"
+#include "target_literal.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::TargetLiteral;

@@ -1,14 +1,13 @@
-#include <guidedbp/attribution.h>
-
-#include "detail/relu_override.h"
-
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
+#include <guidedbp/attribution.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <string>
 #include <utility>
+
+#include "detail/relu_override.h"
 
 namespace guidedbp {
 namespace {
@@ -27,24 +26,42 @@ const char* method_name(ReluRule rule) {
 
 void check_inputs(const std::vector<torch::Tensor>& inputs, const char* who) {
   TORCH_CHECK_VALUE(
-      !inputs.empty(), who, ".attribute: no inputs given; pass at least one tensor");
+      !inputs.empty(),
+      who,
+      ".attribute: no inputs given; pass at least one tensor");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const torch::Tensor& x = inputs[i];
-    TORCH_CHECK_VALUE(x.defined(), who, ".attribute: input ", i, " is an undefined tensor");
+    TORCH_CHECK_VALUE(
+        x.defined(), who, ".attribute: input ", i, " is an undefined tensor");
     TORCH_CHECK_TYPE(
         x.is_floating_point(),
-        who, ".attribute: input ", i, " has dtype ", x.scalar_type(),
+        who,
+        ".attribute: input ",
+        i,
+        " has dtype ",
+        x.scalar_type(),
         ", but gradients need a floating-point input; convert it, e.g. with "
         ".to(torch::kFloat)");
     TORCH_CHECK_VALUE(
         x.dim() >= 1,
-        who, ".attribute: input ", i,
+        who,
+        ".attribute: input ",
+        i,
         " is a scalar, but inputs need a batch dimension (dim 0)");
     TORCH_CHECK_VALUE(
         x.size(0) == inputs[0].size(0),
-        who, ".attribute: inputs have different batch sizes: input 0 has ",
-        inputs[0].size(0), " examples (shape ", inputs[0].sizes(), ") but input ",
-        i, " has ", x.size(0), " (shape ", x.sizes(), ")");
+        who,
+        ".attribute: inputs have different batch sizes: input 0 has ",
+        inputs[0].size(0),
+        " examples (shape ",
+        inputs[0].sizes(),
+        ") but input ",
+        i,
+        " has ",
+        x.size(0),
+        " (shape ",
+        x.sizes(),
+        ")");
   }
 }
 
@@ -68,14 +85,16 @@ torch::Tensor ModifiedReluGradient::attribute(
     const torch::Tensor& input,
     const Target& target,
     const ForwardArgs& additional_forward_args) const {
-  return attribute(std::vector<torch::Tensor>{input}, target, additional_forward_args)[0];
+  return attribute(
+      std::vector<torch::Tensor>{input}, target, additional_forward_args)[0];
 }
 
 std::vector<torch::Tensor> ModifiedReluGradient::attribute(
     const std::vector<torch::Tensor>& inputs,
     const Target& target,
     const ForwardArgs& additional_forward_args) const {
-  return std::move(attribute_targets(inputs, {target}, additional_forward_args)[0]);
+  return std::move(
+      attribute_targets(inputs, {target}, additional_forward_args)[0]);
 }
 
 std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
@@ -85,7 +104,9 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
   const char* who = method_name(rule_);
   check_inputs(inputs, who);
   TORCH_CHECK_VALUE(
-      !targets.empty(), who, ".attribute_targets: no targets given; pass at least one");
+      !targets.empty(),
+      who,
+      ".attribute_targets: no targets given; pass at least one");
 
   // Each guard restores its flag on every exit, exceptions included.
   c10::InferenceMode not_inference(false);
@@ -103,18 +124,27 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
     leaves.push_back(make_leaf(x));
     args.emplace_back(leaves.back());
   }
-  args.insert(args.end(), additional_forward_args.begin(), additional_forward_args.end());
+  args.insert(
+      args.end(),
+      additional_forward_args.begin(),
+      additional_forward_args.end());
 
   c10::IValue result = model_.forward(args);
   TORCH_CHECK_TYPE(
       result.isTensor(),
-      who, ".attribute: the model (", model_.name(), ") returned a ",
-      result.tagKind(), ", but attribution needs one output tensor of scores; "
+      who,
+      ".attribute: the model (",
+      model_.name(),
+      ") returned a ",
+      result.tagKind(),
+      ", but attribution needs one output tensor of scores; "
       "wrap the model so that its forward returns a tensor");
   torch::Tensor output = result.toTensor();
   TORCH_CHECK_VALUE(
       output.requires_grad(),
-      who, ".attribute: the model's output (shape ", output.sizes(),
+      who,
+      ".attribute: the model's output (shape ",
+      output.sizes(),
       ") does not depend differentiably on the inputs (was it computed under "
       "no_grad, detached, or integer-valued?)");
 
@@ -138,7 +168,11 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
     for (size_t i = 0; i < grads.size(); ++i) {
       TORCH_CHECK_VALUE(
           grads[i].defined(),
-          who, ".attribute: input ", i, " (shape ", inputs[i].sizes(),
+          who,
+          ".attribute: input ",
+          i,
+          " (shape ",
+          inputs[i].sizes(),
           ") does not influence the selected output, so it has no gradient "
           "(Captum raises here too); leave it out of the inputs or pass it as an "
           "additional forward argument");
@@ -152,15 +186,22 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
   last_relu_count_->store(count.relus);
   if (count.fused_graphs > 0) {
     TORCH_WARN(
-        who, ": ", count.fused_graphs, " fused TorchScript graph(s) in the "
-        "computation of ", model_.name(), " may hide ReLUs that were not "
+        who,
+        ": ",
+        count.fused_graphs,
+        " fused TorchScript graph(s) in the "
+        "computation of ",
+        model_.name(),
+        " may hide ReLUs that were not "
         "overridden; pass the torch::jit::Module itself rather than a function "
         "that calls it");
   }
   if (rule_ != ReluRule::kPlain && count.relus == 0) {
     TORCH_WARN(
-        who, ": no ReLU lies between the inputs and the selected output of ",
-        model_.name(), ", so the result is a plain gradient (ReLU6, LeakyReLU, "
+        who,
+        ": no ReLU lies between the inputs and the selected output of ",
+        model_.name(),
+        ", so the result is a plain gradient (ReLU6, LeakyReLU, "
         "GELU and ReLUs fused into other kernels are not ReLUs here)");
   }
   return attributions;

@@ -1,6 +1,5 @@
-#include <guidedbp/model.h>
-
 #include <c10/util/Exception.h>
+#include <guidedbp/model.h>
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
@@ -25,7 +24,8 @@ class TorchScriptForward {
   explicit TorchScriptForward(const torch::jit::Module& module)
       : module_(module) {
     torch::jit::Method method = module_.get_method("forward");
-    torch::jit::GraphFunction& function = torch::jit::toGraphFunction(method.function());
+    torch::jit::GraphFunction& function =
+        torch::jit::toGraphFunction(method.function());
     schema_ = &function.getSchema();
     executor_ = std::make_shared<torch::jit::GraphExecutor>(
         function.optimized_graph(), function.qualname().qualifiedName());
@@ -57,7 +57,8 @@ Model::Model(const torch::jit::Module& module)
 
 Model::Model(Function function, std::string name)
     : function_(std::move(function)), name_(std::move(name)) {
-  TORCH_CHECK_VALUE(function_, "guidedbp::Model: the forward function is empty");
+  TORCH_CHECK_VALUE(
+      function_, "guidedbp::Model: the forward function is empty");
 }
 
 c10::IValue Model::forward(const std::vector<c10::IValue>& args) const {
@@ -70,20 +71,33 @@ void Model::check_arity(
     const std::string& who) {
   TORCH_CHECK_VALUE(
       args.size() == expected,
-      who, " takes ", expected, " argument(s) (inputs, then additional forward "
-      "arguments), but ", args.size(), " were given");
+      who,
+      " takes ",
+      expected,
+      " argument(s) (inputs, then additional forward "
+      "arguments), but ",
+      args.size(),
+      " were given");
 }
 
-torch::Tensor Model::tensor_argument(const c10::IValue& value, size_t position) {
+torch::Tensor Model::tensor_argument(
+    const c10::IValue& value,
+    size_t position) {
   TORCH_CHECK_TYPE(
-      value.isTensor(), "forward argument ", position, " must be a tensor, got ",
+      value.isTensor(),
+      "forward argument ",
+      position,
+      " must be a tensor, got ",
       value.tagKind());
   return value.toTensor();
 }
 
 int64_t Model::int_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
-      value.isInt(), "forward argument ", position, " must be an integer, got ",
+      value.isInt(),
+      "forward argument ",
+      position,
+      " must be an integer, got ",
       value.tagKind());
   return value.toInt();
 }
@@ -91,13 +105,20 @@ int64_t Model::int_argument(const c10::IValue& value, size_t position) {
 double Model::double_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
       value.isDouble() || value.isInt(),
-      "forward argument ", position, " must be a number, got ", value.tagKind());
-  return value.isDouble() ? value.toDouble() : static_cast<double>(value.toInt());
+      "forward argument ",
+      position,
+      " must be a number, got ",
+      value.tagKind());
+  return value.isDouble() ? value.toDouble()
+                          : static_cast<double>(value.toInt());
 }
 
 bool Model::bool_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
-      value.isBool(), "forward argument ", position, " must be a bool, got ",
+      value.isBool(),
+      "forward argument ",
+      position,
+      " must be a bool, got ",
       value.tagKind());
   return value.toBool();
 }

@@ -1,6 +1,5 @@
-#include <guidedbp/target.h>
-
 #include <c10/util/Exception.h>
+#include <guidedbp/target.h>
 
 #include <sstream>
 #include <utility>
@@ -27,9 +26,19 @@ void check_index(
   const int64_t size = output.size(dim);
   TORCH_CHECK_INDEX(
       index >= -size && index < size,
-      "target ", target.to_string(), ": index ", index,
-      " is out of range for dimension ", dim, " of the model's output of shape ",
-      output.sizes(), " (valid: ", -size, " to ", size - 1, ")");
+      "target ",
+      target.to_string(),
+      ": index ",
+      index,
+      " is out of range for dimension ",
+      dim,
+      " of the model's output of shape ",
+      output.sizes(),
+      " (valid: ",
+      -size,
+      " to ",
+      size - 1,
+      ")");
 }
 
 void check_tuple_length(
@@ -38,9 +47,15 @@ void check_tuple_length(
     const Target& target) {
   TORCH_CHECK_VALUE(
       static_cast<int64_t>(t.size()) <= output.dim() - 1,
-      "target ", target.to_string(), " has ", t.size(),
-      " indices, but the model's output of shape ", output.sizes(),
-      " allows at most ", output.dim() - 1, " after the batch dimension");
+      "target ",
+      target.to_string(),
+      " has ",
+      t.size(),
+      " indices, but the model's output of shape ",
+      output.sizes(),
+      " allows at most ",
+      output.dim() - 1,
+      " after the batch dimension");
 }
 
 void check_per_example_count(
@@ -49,13 +64,22 @@ void check_per_example_count(
     const Target& target) {
   TORCH_CHECK_VALUE(
       static_cast<int64_t>(count) == output.size(0),
-      "target ", target.to_string(), " has ", count,
-      " per-example entries, but the batch has ", output.size(0),
-      " examples (model output of shape ", output.sizes(), ")");
+      "target ",
+      target.to_string(),
+      " has ",
+      count,
+      " per-example entries, but the batch has ",
+      output.size(0),
+      " examples (model output of shape ",
+      output.sizes(),
+      ")");
 }
 
 // output[i0, i1, ...] over the dims after `first_dim`, one select per index.
-torch::Tensor select_tuple(torch::Tensor t, const std::vector<int64_t>& indices, int64_t dim) {
+torch::Tensor select_tuple(
+    torch::Tensor t,
+    const std::vector<int64_t>& indices,
+    int64_t dim) {
   for (int64_t index : indices) {
     t = t.select(dim, index);
   }
@@ -71,7 +95,8 @@ Target::Target(const torch::Tensor& tensor) {
       tensor.defined() &&
           c10::isIntegralType(tensor.scalar_type(), /*includeBool=*/false),
       "Target: a target tensor must hold integers, got ",
-      tensor.defined() ? c10::toString(tensor.scalar_type()) : "an undefined tensor");
+      tensor.defined() ? c10::toString(tensor.scalar_type())
+                       : "an undefined tensor");
   if (tensor.numel() == 1) {
     kind_ = Kind::kIndex;
     indices_ = {tensor.item<int64_t>()};
@@ -84,7 +109,8 @@ Target::Target(const torch::Tensor& tensor) {
       tensor.sizes());
   torch::Tensor values = tensor.to(torch::kCPU, torch::kLong).contiguous();
   kind_ = Kind::kPerExample;
-  indices_.assign(values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel());
+  indices_.assign(
+      values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel());
 }
 
 Target Target::none() {
@@ -172,17 +198,25 @@ torch::Tensor Target::select(const torch::Tensor& output) const {
       check_per_example_count(indices_.size(), output, *this);
       TORCH_CHECK_VALUE(
           output.dim() == 2,
-          "target ", to_string(),
+          "target ",
+          to_string(),
           ": one index per example needs a 2-D output (batch, classes), but "
           "the model's output has shape ",
-          output.sizes(), "; use one index tuple per example instead");
+          output.sizes(),
+          "; use one index tuple per example instead");
       for (int64_t index : indices_) {
         // Like Captum's torch.gather: no negative indices here.
         TORCH_CHECK_INDEX(
             index >= 0 && index < output.size(1),
-            "target ", to_string(), ": index ", index,
+            "target ",
+            to_string(),
+            ": index ",
+            index,
             " is out of range for dimension 1 of the model's output of shape ",
-            output.sizes(), " (valid: 0 to ", output.size(1) - 1, ")");
+            output.sizes(),
+            " (valid: 0 to ",
+            output.size(1) - 1,
+            ")");
       }
       torch::Tensor index = torch::tensor(indices_, torch::dtype(torch::kLong))
                                 .to(output.device())
@@ -195,8 +229,13 @@ torch::Tensor Target::select(const torch::Tensor& output) const {
       for (const auto& t : tuples_) {
         TORCH_CHECK_VALUE(
             t.size() == tuples_[0].size(),
-            "target ", to_string(), ": the per-example tuples must all have the "
-            "same length, got ", tuples_[0].size(), " and ", t.size());
+            "target ",
+            to_string(),
+            ": the per-example tuples must all have the "
+            "same length, got ",
+            tuples_[0].size(),
+            " and ",
+            t.size());
       }
       std::vector<torch::Tensor> rows;
       rows.reserve(tuples_.size());
@@ -215,16 +254,20 @@ torch::Tensor Target::select(const torch::Tensor& output) const {
   const int64_t per_example = selected.numel() / batch;
   TORCH_CHECK_VALUE(
       selected.size(0) == batch && per_example == 1,
-      kind_ == Kind::kNone
-          ? "no target given, but the model's output of shape "
-          : "target " + to_string() + " leaves several values per example of the model's output of shape ",
-      output.sizes(), " (", per_example,
+      kind_ == Kind::kNone ? "no target given, but the model's output of shape "
+                           : "target " + to_string() +
+              " leaves several values per example of the model's output of shape ",
+      output.sizes(),
+      " (",
+      per_example,
       " values per example); pass a target that selects one value per example, "
       "e.g. a class index");
   return selected.reshape({batch});
 }
 
-torch::Tensor select_targets(const torch::Tensor& output, const Target& target) {
+torch::Tensor select_targets(
+    const torch::Tensor& output,
+    const Target& target) {
   return target.select(output);
 }
 

@@ -1,9 +1,8 @@
 // The attribution methods against hand-computed values and Captum's published
 // example, for every kind of model and every ReLU form.
 
-#include <guidedbp/attribution.h>
-
 #include <gtest/gtest.h>
+#include <guidedbp/attribution.h>
 
 #include "test_models.h"
 
@@ -15,7 +14,9 @@ void expect_equal(const torch::Tensor& actual, const torch::Tensor& expected) {
   ASSERT_EQ(actual.sizes(), expected.sizes());
   ASSERT_EQ(actual.scalar_type(), expected.scalar_type());
   EXPECT_TRUE(torch::allclose(actual, expected, /*rtol=*/1e-5, /*atol=*/1e-6))
-      << "actual:\n" << actual << "\nexpected:\n" << expected;
+      << "actual:\n"
+      << actual << "\nexpected:\n"
+      << expected;
 }
 
 // v . relu(W x) written with each ReLU form the library must override.
@@ -59,7 +60,8 @@ TEST_F(AttributionTest, CaptumExampleGuidedBackprop) {
 
 TEST_F(AttributionTest, CaptumExampleDeconvolution) {
   guidedbp::Deconvolution deconv(CaptumConvNet{});
-  expect_equal(deconv.attribute(captum_input(), /*target=*/0), captum_deconvolution());
+  expect_equal(
+      deconv.attribute(captum_input(), /*target=*/0), captum_deconvolution());
 }
 
 TEST_F(AttributionTest, CaptumExampleTwoInputs) {
@@ -74,37 +76,52 @@ TEST_F(AttributionTest, CaptumExampleTwoInputs) {
 TEST_F(AttributionTest, CaptumExampleAsAdditionalForwardArg) {
   // The second input as an additional forward argument gets no attribution.
   guidedbp::GuidedBackprop gbp(CaptumConvNetTwoInputs{});
-  torch::Tensor a = gbp.attribute(captum_input(), 0, {torch::ones({1, 1, 4, 4})});
+  torch::Tensor a =
+      gbp.attribute(captum_input(), 0, {torch::ones({1, 1, 4, 4})});
   expect_equal(a, captum_guided_two_inputs());
 }
 
 TEST_F(AttributionTest, HandComputedRulesForEveryReluForm) {
   for (std::string form : {"module", "functional", "in-place", "torch::relu"}) {
     SCOPED_TRACE(form);
-    guidedbp::Model model = [form](torch::Tensor x) { return hand_forward(x, form); };
+    guidedbp::Model model = [form](torch::Tensor x) {
+      return hand_forward(x, form);
+    };
     guidedbp::GuidedBackprop gbp(model);
     expect_equal(gbp.attribute(hand_input()), hand_guided());
     EXPECT_EQ(gbp.last_relu_count(), 1);
-    expect_equal(guidedbp::Deconvolution(model).attribute(hand_input()), hand_deconvolution());
-    expect_equal(guidedbp::Saliency(model).attribute(hand_input()), hand_plain());
+    expect_equal(
+        guidedbp::Deconvolution(model).attribute(hand_input()),
+        hand_deconvolution());
+    expect_equal(
+        guidedbp::Saliency(model).attribute(hand_input()), hand_plain());
   }
 }
 
 TEST_F(AttributionTest, HandComputedRulesInTorchScript) {
-  for (std::string call : {"torch.relu(h)", "torch.relu_(h)", "h.relu_()", "h.relu()"}) {
+  for (std::string call :
+       {"torch.relu(h)", "torch.relu_(h)", "h.relu_()", "h.relu()"}) {
     SCOPED_TRACE(call);
     torch::jit::Module module = hand_script_module(call);
-    expect_equal(guidedbp::GuidedBackprop(module).attribute(hand_input()), hand_guided());
-    expect_equal(guidedbp::Deconvolution(module).attribute(hand_input()), hand_deconvolution());
-    expect_equal(guidedbp::Saliency(module).attribute(hand_input()), hand_plain());
+    expect_equal(
+        guidedbp::GuidedBackprop(module).attribute(hand_input()),
+        hand_guided());
+    expect_equal(
+        guidedbp::Deconvolution(module).attribute(hand_input()),
+        hand_deconvolution());
+    expect_equal(
+        guidedbp::Saliency(module).attribute(hand_input()), hand_plain());
   }
 }
 
 TEST_F(AttributionTest, SaliencyAbsOption) {
   guidedbp::Saliency saliency(
-      [](torch::Tensor x) { return (x * f32({-3.0, 2.0})).sum(1); },
+      [](torch::Tensor x) {
+        return (x * f32({-3.0, 2.0})).sum(1);
+      },
       guidedbp::SaliencyOptions().abs(true));
-  expect_equal(saliency.attribute(torch::ones({1, 2})), f32({3.0, 2.0}).view({1, -1}));
+  expect_equal(
+      saliency.attribute(torch::ones({1, 2})), f32({3.0, 2.0}).view({1, -1}));
 }
 
 TEST_F(AttributionTest, ReusedModuleIsOverriddenAtEveryApplication) {
@@ -113,7 +130,8 @@ TEST_F(AttributionTest, ReusedModuleIsOverriddenAtEveryApplication) {
   torch::nn::ReLU relu;
   guidedbp::Model model = [relu](torch::Tensor x) mutable {
     torch::Tensor inner = relu(x * f32({1.0, -1.0}));
-    return relu(inner.sum(1, /*keepdim=*/true) * 2 - 1).view({-1}) - inner.sum(1);
+    return relu(inner.sum(1, /*keepdim=*/true) * 2 - 1).view({-1}) -
+        inner.sum(1);
   };
   guidedbp::GuidedBackprop gbp(model);
   torch::Tensor a = gbp.attribute(f32({2.0, -3.0}).view({1, -1}));
@@ -123,12 +141,14 @@ TEST_F(AttributionTest, ReusedModuleIsOverriddenAtEveryApplication) {
   // Inner ReLUs pass relu(1) = 1 where active: d/dx = [1 * 1, 1 * -1].
   expect_equal(a, f32({1.0, -1.0}).view({1, -1}));
   // Deconvolution: the same here since every gradient into a ReLU is positive.
-  expect_equal(guidedbp::Deconvolution(model).attribute(f32({2.0, -3.0}).view({1, -1})),
-               f32({1.0, -1.0}).view({1, -1}));
+  expect_equal(
+      guidedbp::Deconvolution(model).attribute(f32({2.0, -3.0}).view({1, -1})),
+      f32({1.0, -1.0}).view({1, -1}));
 }
 
 TEST_F(AttributionTest, TorchSequentialModel) {
-  torch::nn::Sequential seq(torch::nn::Linear(2, 3), torch::nn::ReLU(), torch::nn::Linear(3, 1));
+  torch::nn::Sequential seq(
+      torch::nn::Linear(2, 3), torch::nn::ReLU(), torch::nn::Linear(3, 1));
   {
     torch::NoGradGuard no_grad;
     auto lin1 = seq[0]->as<torch::nn::Linear>();
@@ -164,11 +184,16 @@ TEST_F(AttributionTest, RepeatedTorchScriptCallsAreIdentical) {
 
 TEST_F(AttributionTest, ManyTargetsFromOneForwardEqualSeparateCalls) {
   torch::nn::Sequential seq(
-      torch::nn::Linear(5, 8), torch::nn::ReLU(), torch::nn::Linear(8, 8),
-      torch::nn::ReLU(), torch::nn::Linear(8, 4));
+      torch::nn::Linear(5, 8),
+      torch::nn::ReLU(),
+      torch::nn::Linear(8, 8),
+      torch::nn::ReLU(),
+      torch::nn::Linear(8, 4));
   torch::Tensor x = torch::randn({3, 5});
-  for (auto rule : {guidedbp::ReluRule::kGuided, guidedbp::ReluRule::kDeconvolution,
-                    guidedbp::ReluRule::kPlain}) {
+  for (auto rule :
+       {guidedbp::ReluRule::kGuided,
+        guidedbp::ReluRule::kDeconvolution,
+        guidedbp::ReluRule::kPlain}) {
     guidedbp::ModifiedReluGradient method(seq, rule);
     std::vector<guidedbp::Target> targets = {
         0, 3, guidedbp::Target::per_example({1, 2, 0}), 0};
@@ -191,12 +216,14 @@ TEST_F(AttributionTest, KeepsInputDtype) {
 
 TEST_F(AttributionTest, WarnsWhenNoReluIsOverridden) {
   WarningCapture warnings;
-  guidedbp::GuidedBackprop gbp([](torch::Tensor x) { return torch::hardtanh(x, 0, 6).sum(1); });
+  guidedbp::GuidedBackprop gbp(
+      [](torch::Tensor x) { return torch::hardtanh(x, 0, 6).sum(1); });
   torch::Tensor a = gbp.attribute(f32({1.0, -1.0, 7.0}).view({1, -1}));
   expect_equal(a, f32({1.0, 0.0, 0.0}).view({1, -1}));
   EXPECT_EQ(gbp.last_relu_count(), 0);
   ASSERT_EQ(warnings.messages.size(), 1u);
-  EXPECT_NE(warnings.messages[0].find("plain gradient"), std::string::npos) << warnings.messages[0];
+  EXPECT_NE(warnings.messages[0].find("plain gradient"), std::string::npos)
+      << warnings.messages[0];
 }
 
 TEST_F(AttributionTest, SaliencyDoesNotWarn) {

@@ -2,11 +2,10 @@
 // each bad input gives (exception type and message, or the documented
 // behaviour when it is not an error, e.g. NaN inputs).
 
+#include <gtest/gtest.h>
 #include <guidedbp/attribution.h>
 #include <guidedbp/model.h>
 #include <guidedbp/target.h>
-
-#include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
@@ -18,12 +17,16 @@ using namespace guidedbp_test;
 namespace {
 
 template <typename ErrorType>
-void expect_error(const std::function<void()>& call, const std::string& fragment) {
+void expect_error(
+    const std::function<void()>& call,
+    const std::string& fragment) {
   try {
     call();
     ADD_FAILURE() << "no error, expected one containing: " << fragment;
   } catch (const ErrorType& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find(fragment), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what_without_backtrace()).find(fragment),
+        std::string::npos)
         << e.what_without_backtrace();
   }
 }
@@ -36,7 +39,8 @@ struct Warnings : c10::WarningHandler {
   ~Warnings() override {
     c10::Warning::set_warning_handler(previous);
   }
-  void process(const c10::SourceLocation&, const std::string& msg, const bool) override {
+  void process(const c10::SourceLocation&, const std::string& msg, const bool)
+      override {
     messages.push_back(msg);
   }
   c10::WarningHandler* previous;
@@ -65,7 +69,8 @@ const double kInf = std::numeric_limits<double>::infinity();
 // NaN and Inf propagate into the attribution.
 TEST(BadInputTest, NonFiniteInputsAreAttributedNotRejected) {
   torch::Tensor x = f32({kNaN, 1.0, -1.0, kInf}).view({1, -1});
-  guidedbp::GuidedBackprop relu_sum([](torch::Tensor t) { return torch::relu(t).sum(1); });
+  guidedbp::GuidedBackprop relu_sum(
+      [](torch::Tensor t) { return torch::relu(t).sum(1); });
   torch::Tensor a = relu_sum.attribute(x);
   EXPECT_TRUE(torch::equal(a, f32({1.0, 1.0, 0.0, 1.0}).view({1, -1}))) << a;
 
@@ -84,48 +89,79 @@ TEST(BadInputTest, NonFiniteInputsAreAttributedNotRejected) {
 // operator's c10::Error.
 TEST(BadInputTest, WrongChannelCountOrRankIsTheModelsError) {
   guidedbp::GuidedBackprop gbp(conv_module());
-  auto torchscript_error = [](const std::function<void()>& call, const std::string& fragment) {
+  auto torchscript_error = [](const std::function<void()>& call,
+                              const std::string& fragment) {
     try {
       call();
       ADD_FAILURE() << "no error, expected one containing: " << fragment;
     } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+          << e.what();
     }
   };
   torchscript_error(
-      [&] { gbp.attribute(torch::ones({1, 1, 5, 5}), 0); }, "to have 3 channels, but got 1");
+      [&] {
+        gbp.attribute(torch::ones({1, 1, 5, 5}), 0);
+      },
+      "to have 3 channels, but got 1");
   torchscript_error(
-      [&] { gbp.attribute(torch::ones({1, 5}), 0); }, "Expected 3D (unbatched) or 4D (batched)");
-  guidedbp::GuidedBackprop linear{torch::nn::Sequential(torch::nn::Linear(4, 2), torch::nn::ReLU())};
+      [&] {
+        gbp.attribute(torch::ones({1, 5}), 0);
+      },
+      "Expected 3D (unbatched) or 4D (batched)");
+  guidedbp::GuidedBackprop linear{
+      torch::nn::Sequential(torch::nn::Linear(4, 2), torch::nn::ReLU())};
   expect_error<c10::Error>(
-      [&] { linear.attribute(torch::ones({2, 3}), 0); }, "cannot be multiplied");
+      [&] {
+        linear.attribute(torch::ones({2, 3}), 0);
+      },
+      "cannot be multiplied");
 }
 
 TEST(BadInputTest, ModelReturningDictOrNothingIsATypeError) {
   torch::jit::Module dict("DictOut");
-  dict.define("def forward(self, x):\n    return {'a': torch.relu(x).sum(1)}\n");
+  dict.define(
+      "def forward(self, x):\n    return {'a': torch.relu(x).sum(1)}\n");
   expect_error<c10::TypeError>(
-      [&] { guidedbp::GuidedBackprop(dict).attribute(torch::ones({1, 2})); },
+      [&] {
+        guidedbp::GuidedBackprop(dict).attribute(torch::ones({1, 2}));
+      },
       "returned a GenericDict, but attribution needs one output tensor");
-  guidedbp::Saliency none([](const std::vector<c10::IValue>&) { return c10::IValue(); });
+  guidedbp::Saliency none(
+      [](const std::vector<c10::IValue>&) { return c10::IValue(); });
   expect_error<c10::TypeError>(
-      [&] { none.attribute(torch::ones({1, 2})); }, "returned a None");
+      [&] {
+        none.attribute(torch::ones({1, 2}));
+      },
+      "returned a None");
 }
 
 TEST(BadInputTest, OutputThatDoesNotDependOnTheInputIsAValueError) {
-  guidedbp::Saliency detached([](torch::Tensor x) { return x.detach().sum(1); });
+  guidedbp::Saliency detached(
+      [](torch::Tensor x) { return x.detach().sum(1); });
   expect_error<c10::ValueError>(
-      [&] { detached.attribute(torch::ones({2, 3})); }, "does not depend differentiably");
+      [&] {
+        detached.attribute(torch::ones({2, 3}));
+      },
+      "does not depend differentiably");
 }
 
 TEST(BadInputTest, EmptyBatchAndUndefinedInputsAreValueErrors) {
-  guidedbp::GuidedBackprop gbp([](torch::Tensor x) { return torch::relu(x).sum(1); });
+  guidedbp::GuidedBackprop gbp(
+      [](torch::Tensor x) { return torch::relu(x).sum(1); });
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(torch::ones({0, 3})); }, "non-empty batch dimension");
+      [&] {
+        gbp.attribute(torch::ones({0, 3}));
+      },
+      "non-empty batch dimension");
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(torch::Tensor()); }, "input 0 is an undefined tensor");
+      [&] { gbp.attribute(torch::Tensor()); },
+      "input 0 is an undefined tensor");
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute_targets({torch::ones({1, 3})}, {}); }, "no targets given");
+      [&] {
+        gbp.attribute_targets({torch::ones({1, 3})}, {});
+      },
+      "no targets given");
 }
 
 TEST(BadInputTest, ExtremeTargetIndicesAreIndexErrorsWithoutOverflow) {
@@ -133,16 +169,26 @@ TEST(BadInputTest, ExtremeTargetIndicesAreIndexErrorsWithoutOverflow) {
   torch::Tensor x = torch::ones({2, 3});
   const int64_t max = std::numeric_limits<int64_t>::max();
   const int64_t min = std::numeric_limits<int64_t>::min();
-  expect_error<c10::IndexError>([&] { gbp.attribute(x, max); }, "(valid: -3 to 2)");
-  expect_error<c10::IndexError>([&] { gbp.attribute(x, min); }, "(valid: -3 to 2)");
   expect_error<c10::IndexError>(
-      [&] { gbp.attribute(x, guidedbp::Target::per_example({0, max})); }, "valid: 0 to 2");
+      [&] { gbp.attribute(x, max); }, "(valid: -3 to 2)");
   expect_error<c10::IndexError>(
-      [&] { gbp.attribute(x, guidedbp::Target::per_example({min, 0})); }, "valid: 0 to 2");
+      [&] { gbp.attribute(x, min); }, "(valid: -3 to 2)");
+  expect_error<c10::IndexError>(
+      [&] {
+        gbp.attribute(x, guidedbp::Target::per_example({0, max}));
+      },
+      "valid: 0 to 2");
+  expect_error<c10::IndexError>(
+      [&] {
+        gbp.attribute(x, guidedbp::Target::per_example({min, 0}));
+      },
+      "valid: 0 to 2");
 }
 
 TEST(BadInputTest, MalformedTargetsAreValueOrTypeErrors) {
-  guidedbp::GuidedBackprop gbp([](torch::Tensor x) { return torch::relu(x).view({-1, 2, 3}); });
+  guidedbp::GuidedBackprop gbp([](torch::Tensor x) {
+    return torch::relu(x).view({-1, 2, 3});
+  });
   torch::Tensor x = torch::ones({2, 6});
   // An empty per-example list.
   expect_error<c10::ValueError>(
@@ -150,13 +196,21 @@ TEST(BadInputTest, MalformedTargetsAreValueOrTypeErrors) {
       "has 0 per-example entries, but the batch has 2");
   // Per-example tuples of different lengths.
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(x, guidedbp::Target::per_example_tuples({{0, 1}, {1}})); },
+      [&] {
+        gbp.attribute(x, guidedbp::Target::per_example_tuples({{0, 1}, {1}}));
+      },
       "the per-example tuples must all have the same length, got 2 and 1");
   // Target tensors: floating point, undefined, 2-D.
   expect_error<c10::TypeError>(
-      [&] { guidedbp::Target t(torch::tensor({0.5, 1.5})); }, "must hold integers, got Float");
+      [&] {
+        guidedbp::Target t(torch::tensor({0.5, 1.5}));
+      },
+      "must hold integers, got Float");
   expect_error<c10::TypeError>(
       [&] { guidedbp::Target t{torch::Tensor()}; }, "an undefined tensor");
   expect_error<c10::ValueError>(
-      [&] { guidedbp::Target t(torch::zeros({2, 2}, torch::kLong)); }, "got shape [2, 2]");
+      [&] {
+        guidedbp::Target t(torch::zeros({2, 2}, torch::kLong));
+      },
+      "got shape [2, 2]");
 }

@@ -10,7 +10,6 @@
 // Run by scripts/leak-check.sh; prints one line per checkpoint.
 
 #include <guidedbp/attribution.h>
-
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -39,7 +38,8 @@ double resident_mib() {
 torch::jit::Module script_net() {
   torch::jit::Module m("LeakNet");
   m.register_parameter("w1", torch::randn({8, 3, 3, 3}), /*is_buffer=*/false);
-  m.register_parameter("w2", torch::randn({10, 8 * 14 * 14}) * 0.01, /*is_buffer=*/false);
+  m.register_parameter(
+      "w2", torch::randn({10, 8 * 14 * 14}) * 0.01, /*is_buffer=*/false);
   m.define(
       "def forward(self, x):\n"
       "    h = torch.relu(torch.conv2d(x, self.w1, None, 1, 1))\n"
@@ -74,16 +74,20 @@ long parse_arg(int argc, char** argv, const char* name, long fallback) {
 int main(int argc, char** argv) {
   const long calls = parse_arg(argc, argv, "--calls", 1000);
   const long warmup = parse_arg(argc, argv, "--warmup", 100);
-  const double max_growth = static_cast<double>(parse_arg(argc, argv, "--max-growth-mb", 4));
+  const double max_growth =
+      static_cast<double>(parse_arg(argc, argv, "--max-growth-mb", 4));
   torch::manual_seed(0);
   c10::Warning::set_warning_handler(nullptr);
 
   torch::jit::Module module = script_net();
   torch::nn::Sequential net = nn_net();
   std::vector<guidedbp::ModifiedReluGradient> explainers = {
-      guidedbp::GuidedBackprop(module), guidedbp::Deconvolution(module),
-      guidedbp::Saliency(module), guidedbp::GuidedBackprop(net),
-      guidedbp::Deconvolution(net), guidedbp::Saliency(net)};
+      guidedbp::GuidedBackprop(module),
+      guidedbp::Deconvolution(module),
+      guidedbp::Saliency(module),
+      guidedbp::GuidedBackprop(net),
+      guidedbp::Deconvolution(net),
+      guidedbp::Saliency(net)};
 
   double at_warmup = 0;
   long thrown = 0;
@@ -97,7 +101,8 @@ int main(int argc, char** argv) {
         auto maps = explainer.attribute_targets({x}, {0, 3, 9});
         (void)maps;
       } else {
-        torch::Tensor a = explainer.attribute(x, guidedbp::Target::per_example({1, 7}));
+        torch::Tensor a =
+            explainer.attribute(x, guidedbp::Target::per_example({1, 7}));
         (void)a;
       }
     } catch (const c10::IndexError&) {
@@ -105,7 +110,8 @@ int main(int argc, char** argv) {
     }
     if (call == warmup) {
       at_warmup = resident_mib();
-      std::printf("leak_check: RSS after %ld calls: %.1f MiB\n", call, at_warmup);
+      std::printf(
+          "leak_check: RSS after %ld calls: %.1f MiB\n", call, at_warmup);
     }
   }
   const double at_end = resident_mib();
@@ -113,13 +119,23 @@ int main(int argc, char** argv) {
   std::printf(
       "leak_check: RSS after %ld calls: %.1f MiB (%ld threw as expected)\n"
       "leak_check: growth from call %ld to call %ld: %+.2f MiB (limit %.0f MiB)\n",
-      calls, at_end, thrown, warmup, calls, growth, max_growth);
+      calls,
+      at_end,
+      thrown,
+      warmup,
+      calls,
+      growth,
+      max_growth);
   if (thrown != calls / 10) {
-    std::printf("leak_check: FAILED: expected %ld IndexErrors, got %ld\n", calls / 10, thrown);
+    std::printf(
+        "leak_check: FAILED: expected %ld IndexErrors, got %ld\n",
+        calls / 10,
+        thrown);
     return 1;
   }
   if (growth > max_growth) {
-    std::printf("leak_check: FAILED: resident memory grew by %.2f MiB\n", growth);
+    std::printf(
+        "leak_check: FAILED: resident memory grew by %.2f MiB\n", growth);
     return 1;
   }
   std::printf("leak_check: OK\n");

@@ -1,9 +1,8 @@
 // What an attribution must leave as it found it, also when it throws, and
 // how it behaves under NoGradGuard and concurrent callers.
 
-#include <guidedbp/attribution.h>
-
 #include <gtest/gtest.h>
+#include <guidedbp/attribution.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <thread>
@@ -71,14 +70,16 @@ TEST_F(PropertiesTest, LeavesNothingBehindWhenTheForwardThrows) {
   CaptumConvNet net;
   torch::Tensor x = captum_input();
   auto before = snapshot(x, *net);
-  guidedbp::GuidedBackprop gbp([net](torch::Tensor input) mutable -> torch::Tensor {
-    net(input); // builds part of a graph first
-    TORCH_CHECK(false, "model failed on purpose");
-  });
+  guidedbp::GuidedBackprop gbp(
+      [net](torch::Tensor input) mutable -> torch::Tensor {
+        net(input); // builds part of a graph first
+        TORCH_CHECK(false, "model failed on purpose");
+      });
   EXPECT_THROW(gbp.attribute(x, 0), c10::Error);
   expect_same(snapshot(x, *net), before);
   // The same object and model still give the right answer afterwards.
-  EXPECT_TRUE(torch::allclose(guidedbp::GuidedBackprop(net).attribute(x, 0), captum_guided()));
+  EXPECT_TRUE(torch::allclose(
+      guidedbp::GuidedBackprop(net).attribute(x, 0), captum_guided()));
 }
 
 TEST_F(PropertiesTest, LeavesNothingBehindWhenTargetSelectionThrows) {
@@ -102,7 +103,8 @@ TEST_F(PropertiesTest, RestoresAnOptimizerFlagThatWasOff) {
 TEST_F(PropertiesTest, WorksUnderNoGradGuard) {
   torch::NoGradGuard no_grad;
   guidedbp::GuidedBackprop gbp(CaptumConvNet{});
-  EXPECT_TRUE(torch::allclose(gbp.attribute(captum_input(), 0), captum_guided()));
+  EXPECT_TRUE(
+      torch::allclose(gbp.attribute(captum_input(), 0), captum_guided()));
   EXPECT_FALSE(torch::GradMode::is_enabled());
 }
 

@@ -7,9 +7,8 @@
 // was. Also: a TorchScript forward that throws leaves the module, its
 // parameters and the inputs exactly as before.
 
-#include <guidedbp/attribution.h>
-
 #include <gtest/gtest.h>
+#include <guidedbp/attribution.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <atomic>
@@ -24,7 +23,7 @@ using namespace guidedbp_test;
 
 namespace {
 
-constexpr int kThreads = 8; // at least 8 (issue #5)
+constexpr int kThreads = 8;         // at least 8 (issue #5)
 constexpr int kCallsPerThread = 50; // at least 50 (issue #5)
 constexpr int64_t kBatch = 4;
 constexpr int64_t kClasses = 5;
@@ -36,7 +35,8 @@ torch::jit::Module script_net() {
   torch::jit::Module m("StressNet");
   m.register_parameter("w1", torch::randn({4, 1, 3, 3}), /*is_buffer=*/false);
   m.register_parameter("b1", torch::randn({4}) * 0.1, /*is_buffer=*/false);
-  m.register_parameter("w2", torch::randn({16, 144}) * 0.1, /*is_buffer=*/false);
+  m.register_parameter(
+      "w2", torch::randn({16, 144}) * 0.1, /*is_buffer=*/false);
   m.register_parameter("b2", torch::randn({16}) * 0.1, /*is_buffer=*/false);
   m.register_parameter("w3", torch::randn({kClasses, 16}), /*is_buffer=*/false);
   m.define(
@@ -83,12 +83,14 @@ std::vector<guidedbp::Target> stress_targets() {
   };
 }
 
-std::vector<std::shared_ptr<guidedbp::ModifiedReluGradient>> methods(const guidedbp::Model& model) {
+std::vector<std::shared_ptr<guidedbp::ModifiedReluGradient>> methods(
+    const guidedbp::Model& model) {
   return {
       std::make_shared<guidedbp::GuidedBackprop>(model),
       std::make_shared<guidedbp::Deconvolution>(model),
       std::make_shared<guidedbp::Saliency>(model),
-      std::make_shared<guidedbp::Saliency>(model, guidedbp::SaliencyOptions().abs(true)),
+      std::make_shared<guidedbp::Saliency>(
+          model, guidedbp::SaliencyOptions().abs(true)),
   };
 }
 
@@ -128,7 +130,9 @@ void note(ThreadReport& report, const std::string& problem) {
 // `own_inference`, threads 6 and 7 also run the TorchScript module themselves
 // with grad on and the optimizer on between calls (building the module's own
 // optimised plan, which must not hide ReLUs from guidedbp).
-void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_inference) {
+void run_stress(
+    const guidedbp::Model& model,
+    const torch::jit::Module* own_inference) {
   const auto explainers = methods(model);
   const auto inputs = stress_inputs();
   const auto targets = stress_targets();
@@ -148,8 +152,9 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
   }
   std::vector<std::vector<std::vector<torch::Tensor>>> expected_targets;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    expected_targets.push_back(explainers[i % explainers.size()]->attribute_targets(
-        {inputs[i]}, all_classes));
+    expected_targets.push_back(
+        explainers[i % explainers.size()]->attribute_targets(
+            {inputs[i]}, all_classes));
   }
 
   std::vector<ThreadReport> reports(kThreads);
@@ -181,7 +186,9 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
             }
             report.equal += same;
             if (!same) {
-              note(report, "attribute_targets differs at call " + std::to_string(call));
+              note(
+                  report,
+                  "attribute_targets differs at call " + std::to_string(call));
             }
           } else {
             const size_t m = c % explainers.size();
@@ -191,8 +198,10 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
             const bool same = torch::equal(a, expected[c]);
             report.equal += same;
             if (!same) {
-              note(report, "combination " + std::to_string(c) + " differs at call " +
-                       std::to_string(call));
+              note(
+                  report,
+                  "combination " + std::to_string(c) + " differs at call " +
+                      std::to_string(call));
             }
           }
         } catch (const c10::IndexError&) {
@@ -203,7 +212,8 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
         if (own_inference != nullptr && t >= 6) {
           torch::jit::Module module = *own_inference; // shares the module
           torch::jit::setGraphExecutorOptimize(true);
-          torch::Tensor x = inputs[call % inputs.size()].clone().requires_grad_();
+          torch::Tensor x =
+              inputs[call % inputs.size()].clone().requires_grad_();
           torch::Tensor y = module.forward({x}).toTensor().sum();
           torch::autograd::grad({y}, {x}); // leaves the parameters' .grad alone
           torch::jit::setGraphExecutorOptimize(optimizer);
@@ -223,8 +233,10 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
     const int throws = kCallsPerThread / 7; // calls 6, 13, 20, ...
     EXPECT_EQ(r.calls, kCallsPerThread) << "thread " << t;
     EXPECT_EQ(r.expected_throws, throws) << "thread " << t;
-    EXPECT_EQ(r.equal, kCallsPerThread - throws) << "thread " << t << ": " << r.first_problem;
-    EXPECT_TRUE(r.first_problem.empty()) << "thread " << t << ": " << r.first_problem;
+    EXPECT_EQ(r.equal, kCallsPerThread - throws)
+        << "thread " << t << ": " << r.first_problem;
+    EXPECT_TRUE(r.first_problem.empty())
+        << "thread " << t << ": " << r.first_problem;
     EXPECT_TRUE(r.state_restored) << "thread " << t;
     total_good += r.equal;
   }
@@ -238,10 +250,13 @@ void run_stress(const guidedbp::Model& model, const torch::jit::Module* own_infe
     const size_t m = c % explainers.size();
     const size_t i = (c / explainers.size()) % inputs.size();
     const size_t k = c / (explainers.size() * inputs.size());
-    EXPECT_TRUE(torch::equal(explainers[m]->attribute(inputs[i], targets[k]), expected[c]))
+    EXPECT_TRUE(torch::equal(
+        explainers[m]->attribute(inputs[i], targets[k]), expected[c]))
         << "combination " << c << " after the stress";
   }
-  ::testing::Test::RecordProperty("threads_x_calls", std::to_string(kThreads) + "x" + std::to_string(kCallsPerThread));
+  ::testing::Test::RecordProperty(
+      "threads_x_calls",
+      std::to_string(kThreads) + "x" + std::to_string(kCallsPerThread));
   ::testing::Test::RecordProperty("equal_results", total_good);
 }
 
@@ -297,7 +312,9 @@ TEST_F(StressTest, TorchScriptForwardThatRaisesLeavesNothingBehind) {
       gbp.attribute(leaf, 1);
       ADD_FAILURE() << "the raising forward did not throw";
     } catch (const std::exception& e) {
-      EXPECT_NE(std::string(e.what()).find("must be a matrix"), std::string::npos) << e.what();
+      EXPECT_NE(
+          std::string(e.what()).find("must be a matrix"), std::string::npos)
+          << e.what();
     }
     EXPECT_TRUE(torch::GradMode::is_enabled());
     EXPECT_EQ(torch::jit::getGraphExecutorOptimize(), optimizer);

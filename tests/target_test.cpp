@@ -1,8 +1,7 @@
 // Target selection against hand-indexed tensors, and every misuse's error.
 
-#include <guidedbp/target.h>
-
 #include <gtest/gtest.h>
+#include <guidedbp/target.h>
 #include <torch/torch.h>
 
 #include <string>
@@ -20,13 +19,17 @@ torch::Tensor scores3d() {
 }
 
 template <typename ErrorType>
-void expect_error(const torch::Tensor& output, const guidedbp::Target& target,
-                  const std::string& fragment) {
+void expect_error(
+    const torch::Tensor& output,
+    const guidedbp::Target& target,
+    const std::string& fragment) {
   try {
     target.select(output);
     ADD_FAILURE() << "no error for target " << target.to_string();
   } catch (const ErrorType& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find(fragment), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what_without_backtrace()).find(fragment),
+        std::string::npos)
         << e.what_without_backtrace();
   }
 }
@@ -40,9 +43,11 @@ TEST(TargetTest, NoneOnOneScorePerExample) {
 }
 
 TEST(TargetTest, IndexSelectsTheSameClassForEveryExample) {
-  EXPECT_TRUE(torch::equal(guidedbp::Target(2).select(scores()), torch::tensor({2.f, 5.f})));
+  EXPECT_TRUE(torch::equal(
+      guidedbp::Target(2).select(scores()), torch::tensor({2.f, 5.f})));
   // Negative indices count from the end, as Python indexing does.
-  EXPECT_TRUE(torch::equal(guidedbp::Target(-3).select(scores()), torch::tensor({0.f, 3.f})));
+  EXPECT_TRUE(torch::equal(
+      guidedbp::Target(-3).select(scores()), torch::tensor({0.f, 3.f})));
 }
 
 TEST(TargetTest, TupleIndexesTheDimsAfterTheBatch) {
@@ -64,46 +69,68 @@ TEST(TargetTest, PerExampleTuples) {
 }
 
 TEST(TargetTest, IntegerTensors) {
-  EXPECT_TRUE(torch::equal(guidedbp::Target(torch::tensor(1)).select(scores()), torch::tensor({1.f, 4.f})));
+  EXPECT_TRUE(torch::equal(
+      guidedbp::Target(torch::tensor(1)).select(scores()),
+      torch::tensor({1.f, 4.f})));
   guidedbp::Target per_example(torch::tensor({2, 1}));
   EXPECT_EQ(per_example.kind(), guidedbp::Target::Kind::kPerExample);
-  EXPECT_TRUE(torch::equal(per_example.select(scores()), torch::tensor({2.f, 4.f})));
+  EXPECT_TRUE(
+      torch::equal(per_example.select(scores()), torch::tensor({2.f, 4.f})));
 }
 
 TEST(TargetTest, RejectsIndexPastLastClass) {
-  expect_error<c10::IndexError>(scores(), 3, "index 3 is out of range for dimension 1 of the model's output of shape [2, 3]");
+  expect_error<c10::IndexError>(
+      scores(),
+      3,
+      "index 3 is out of range for dimension 1 of the model's output of shape [2, 3]");
   expect_error<c10::IndexError>(scores(), -4, "(valid: -3 to 2)");
-  expect_error<c10::IndexError>(scores3d(), guidedbp::Target::tuple({1, 4}), "dimension 2");
-  expect_error<c10::IndexError>(scores(), guidedbp::Target::per_example({0, 5}), "index 5");
-  expect_error<c10::IndexError>(scores(), guidedbp::Target::per_example({0, -1}), "index -1");
+  expect_error<c10::IndexError>(
+      scores3d(), guidedbp::Target::tuple({1, 4}), "dimension 2");
+  expect_error<c10::IndexError>(
+      scores(), guidedbp::Target::per_example({0, 5}), "index 5");
+  expect_error<c10::IndexError>(
+      scores(), guidedbp::Target::per_example({0, -1}), "index -1");
 }
 
 TEST(TargetTest, RejectsPerExampleCountNotEqualToBatch) {
-  expect_error<c10::ValueError>(scores(), guidedbp::Target::per_example({0, 1, 2}),
-                                "has 3 per-example entries, but the batch has 2 examples");
-  expect_error<c10::ValueError>(scores3d(), guidedbp::Target::per_example_tuples({{0, 1}}),
-                                "has 1 per-example entries, but the batch has 2");
+  expect_error<c10::ValueError>(
+      scores(),
+      guidedbp::Target::per_example({0, 1, 2}),
+      "has 3 per-example entries, but the batch has 2 examples");
+  expect_error<c10::ValueError>(
+      scores3d(),
+      guidedbp::Target::per_example_tuples({{0, 1}}),
+      "has 1 per-example entries, but the batch has 2");
 }
 
 TEST(TargetTest, RejectsMissingTargetForSeveralOutputs) {
-  expect_error<c10::ValueError>(scores(), guidedbp::Target(), "no target given, but the model's output of shape [2, 3]");
-  expect_error<c10::ValueError>(scores3d(), 1, "leaves several values per example");
+  expect_error<c10::ValueError>(
+      scores(),
+      guidedbp::Target(),
+      "no target given, but the model's output of shape [2, 3]");
+  expect_error<c10::ValueError>(
+      scores3d(), 1, "leaves several values per example");
 }
 
 TEST(TargetTest, RejectsTupleLongerThanTheOutputAllows) {
-  expect_error<c10::ValueError>(scores(), guidedbp::Target::tuple({0, 1}),
-                                "has 2 indices, but the model's output of shape [2, 3] allows at most 1");
+  expect_error<c10::ValueError>(
+      scores(),
+      guidedbp::Target::tuple({0, 1}),
+      "has 2 indices, but the model's output of shape [2, 3] allows at most 1");
 }
 
 TEST(TargetTest, RejectsPerExampleListOnThreeDimensionalOutput) {
-  expect_error<c10::ValueError>(scores3d(), guidedbp::Target::per_example({0, 1}), "needs a 2-D output");
+  expect_error<c10::ValueError>(
+      scores3d(), guidedbp::Target::per_example({0, 1}), "needs a 2-D output");
 }
 
 TEST(TargetTest, RejectsNonIntegerTensor) {
   EXPECT_THROW(guidedbp::Target(torch::tensor({1.5})), c10::TypeError);
-  EXPECT_THROW(guidedbp::Target(torch::ones({2, 2}, torch::kLong)), c10::ValueError);
+  EXPECT_THROW(
+      guidedbp::Target(torch::ones({2, 2}, torch::kLong)), c10::ValueError);
 }
 
 TEST(TargetTest, RejectsOutputWithoutBatch) {
-  expect_error<c10::ValueError>(torch::tensor(1.0), guidedbp::Target(), "non-empty batch dimension");
+  expect_error<c10::ValueError>(
+      torch::tensor(1.0), guidedbp::Target(), "non-empty batch dimension");
 }

@@ -2,9 +2,8 @@
 // Tiny models shared by the unit tests, with weights chosen so that the
 // expected attributions can be computed by hand (see each comment).
 
-#include <guidedbp/guidedbp.h>
-
 #include <c10/util/Exception.h>
+#include <guidedbp/guidedbp.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -18,20 +17,24 @@ inline torch::Tensor f32(std::vector<double> values) {
   return torch::tensor(values, torch::kDouble).to(torch::kFloat);
 }
 
-/// Captum's BasicModel_ConvNet_One_Conv (captum/testing/helpers/basic_models.py):
-/// conv 1->2 3x3 with all-ones weights and bias [-50, -75], ReLU, view(-1, 8),
-/// linear 8->4 with weight [ones(4,5) | -ones(4,3)] and zero bias, ReLU.
-/// forward(x, x2) adds the optional second input first.
+/// Captum's BasicModel_ConvNet_One_Conv
+/// (captum/testing/helpers/basic_models.py): conv 1->2 3x3 with all-ones
+/// weights and bias [-50, -75], ReLU, view(-1, 8), linear 8->4 with weight
+/// [ones(4,5) | -ones(4,3)] and zero bias, ReLU. forward(x, x2) adds the
+/// optional second input first.
 struct CaptumConvNetImpl : torch::nn::Module {
   CaptumConvNetImpl() {
     conv1 = register_module("conv1", torch::nn::Conv2d(1, 2, 3));
     fc1 = register_module("fc1", torch::nn::Linear(8, 4));
-    relu1 = register_module("relu1", torch::nn::ReLU(torch::nn::ReLUOptions(true)));
-    relu2 = register_module("relu2", torch::nn::ReLU(torch::nn::ReLUOptions(true)));
+    relu1 =
+        register_module("relu1", torch::nn::ReLU(torch::nn::ReLUOptions(true)));
+    relu2 =
+        register_module("relu2", torch::nn::ReLU(torch::nn::ReLUOptions(true)));
     torch::NoGradGuard no_grad;
     conv1->weight.fill_(1);
     conv1->bias.copy_(f32({-50.0, -75.0}));
-    fc1->weight.copy_(torch::cat({torch::ones({4, 5}), -torch::ones({4, 3})}, 1));
+    fc1->weight.copy_(
+        torch::cat({torch::ones({4, 5}), -torch::ones({4, 3})}, 1));
     fc1->bias.zero_();
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -58,13 +61,16 @@ inline torch::Tensor captum_input() {
   return torch::arange(16, torch::kFloat).view({1, 1, 4, 4});
 }
 inline torch::Tensor captum_guided() {
-  return f32({0., 1, 1, 1, 1, 3, 3, 2, 1, 3, 3, 2, 1, 2, 2, 1}).view({1, 1, 4, 4});
+  return f32({0., 1, 1, 1, 1, 3, 3, 2, 1, 3, 3, 2, 1, 2, 2, 1})
+      .view({1, 1, 4, 4});
 }
 inline torch::Tensor captum_deconvolution() {
-  return f32({2., 3, 3, 1, 3, 5, 5, 2, 3, 5, 5, 2, 1, 2, 2, 1}).view({1, 1, 4, 4});
+  return f32({2., 3, 3, 1, 3, 5, 5, 2, 3, 5, 5, 2, 1, 2, 2, 1})
+      .view({1, 1, 4, 4});
 }
 inline torch::Tensor captum_guided_two_inputs() {
-  return f32({1., 2, 2, 1, 2, 4, 4, 2, 2, 4, 4, 2, 1, 2, 2, 1}).view({1, 1, 4, 4});
+  return f32({1., 2, 2, 1, 2, 4, 4, 2, 2, 4, 4, 2, 1, 2, 2, 1})
+      .view({1, 1, 4, 4});
 }
 
 /// f(x) = v . relu(W x) with x = [2, 1], W = [[1,-1],[-1,1],[1,1]],
@@ -93,14 +99,17 @@ inline torch::Tensor hand_deconvolution() {
 
 /// The hand-computed model as a TorchScript module built in C++, so no file
 /// is needed. Its ReLU is `relu_form`: "relu", "relu_" or "functional".
-inline torch::jit::Module hand_script_module(const std::string& relu_call = "torch.relu(h)") {
+inline torch::jit::Module hand_script_module(
+    const std::string& relu_call = "torch.relu(h)") {
   torch::jit::Module m("HandModel");
   m.register_parameter("w", hand_w(), /*is_buffer=*/false);
   m.register_parameter("v", hand_v(), /*is_buffer=*/false);
   m.define(
       "def forward(self, x):\n"
       "    h = torch.matmul(x, self.w.t())\n"
-      "    r = " + relu_call + "\n"
+      "    r = " +
+      relu_call +
+      "\n"
       "    return torch.matmul(r, self.v).view(-1)\n");
   return m;
 }
@@ -109,7 +118,8 @@ inline torch::jit::Module hand_script_module(const std::string& relu_call = "tor
 class WarningCapture : public c10::WarningHandler {
  public:
   WarningCapture() : guard_(this) {}
-  void process(const c10::SourceLocation&, const std::string& msg, const bool) override {
+  void process(const c10::SourceLocation&, const std::string& msg, const bool)
+      override {
     messages.push_back(msg);
   }
   std::vector<std::string> messages;

@@ -1,9 +1,8 @@
 #pragma once
 
+#include <ATen/core/ivalue.h>
 #include <guidedbp/model.h>
 #include <guidedbp/target.h>
-
-#include <ATen/core/ivalue.h>
 #include <torch/arg.h>
 #include <torch/types.h>
 
@@ -17,8 +16,8 @@ namespace guidedbp {
 /// The gradient each ReLU sends back, for a ReLU `y = relu(x)` that receives
 /// `grad_y` (see the table in the README):
 enum class ReluRule {
-  kPlain, ///< `grad_y * (x > 0)`: the ordinary gradient (Saliency).
-  kGuided, ///< `relu(grad_y * (x > 0))` (Guided Backpropagation).
+  kPlain,         ///< `grad_y * (x > 0)`: the ordinary gradient (Saliency).
+  kGuided,        ///< `relu(grad_y * (x > 0))` (Guided Backpropagation).
   kDeconvolution, ///< `relu(grad_y)`, ignoring the forward mask.
 };
 
@@ -152,7 +151,8 @@ struct SaliencyOptions {
 
 /// Saliency (Simonyan et al., 2013): the plain input gradient.
 /// Captum: `captum.attr.Saliency(model).attribute(inputs, target,
-/// abs=False)`; with `SaliencyOptions().abs(true)`, Captum's default `abs=True`.
+/// abs=False)`; with `SaliencyOptions().abs(true)`, Captum's default
+/// `abs=True`.
 class Saliency : public ModifiedReluGradient {
  public:
   explicit Saliency(Model model, SaliencyOptions options = {})

@@ -48,7 +48,8 @@ using is_plain_function = std::conjunction<
 ///   `double` or `bool` and returns a tensor. `torch::nn::Sequential` takes
 ///   exactly one tensor;
 /// - a plain function, either `torch::Tensor(torch::Tensor)` for a one-input
-///   model, or `c10::IValue(const std::vector<c10::IValue>&)` for anything else.
+///   model, or `c10::IValue(const std::vector<c10::IValue>&)` for anything
+///   else.
 ///
 /// Captum's equivalent is its `forward_func` argument.
 ///
@@ -72,15 +73,17 @@ class Model {
   /// all arguments; `torch::Tensor(torch::Tensor)` is a one-input model.
   template <
       typename F,
-      typename std::enable_if<detail::is_plain_function<F>::value, int>::type = 0>
+      typename std::enable_if<detail::is_plain_function<F>::value, int>::type =
+          0>
   /* implicit */ Model(F function, std::string name = "function")
       : Model(wrap_function(std::move(function)), std::move(name)) {}
 
   /// A C++ `torch::nn` module held by `std::shared_ptr`.
   template <
       typename M,
-      typename std::enable_if<std::is_base_of<torch::nn::Module, M>::value,
-                              int>::type = 0>
+      typename std::enable_if<
+          std::is_base_of<torch::nn::Module, M>::value,
+          int>::type = 0>
   /* implicit */ Model(std::shared_ptr<M> module)
       : Model(nn_function(module), module->name()) {
     nn_module_ = std::move(module);
@@ -120,7 +123,9 @@ class Model {
       size_t expected,
       const std::string& who);
   /// Returns argument `position` as a tensor, or throws c10::TypeError.
-  static torch::Tensor tensor_argument(const c10::IValue& value, size_t position);
+  static torch::Tensor tensor_argument(
+      const c10::IValue& value,
+      size_t position);
   static int64_t int_argument(const c10::IValue& value, size_t position);
   static double double_argument(const c10::IValue& value, size_t position);
   static bool bool_argument(const c10::IValue& value, size_t position);
@@ -180,9 +185,7 @@ class Model {
   }
 
   template <typename M, typename R, typename... Args>
-  static Function bind_forward(
-      std::shared_ptr<M> module,
-      R (M::*)(Args...)) {
+  static Function bind_forward(std::shared_ptr<M> module, R (M::*)(Args...)) {
     return [module](const std::vector<c10::IValue>& args) {
       return call_forward<M, R, Args...>(
           *module, args, std::index_sequence_for<Args...>{});
@@ -205,8 +208,8 @@ class Model {
       // Sequential's forward is a template: it takes one tensor here.
       return [module](const std::vector<c10::IValue>& args) {
         check_arity(args, 1, "torch::nn::Sequential");
-        return c10::IValue(
-            module->template forward<torch::Tensor>(tensor_argument(args[0], 0)));
+        return c10::IValue(module->template forward<torch::Tensor>(
+            tensor_argument(args[0], 0)));
       };
     } else {
       return bind_forward(module, &M::forward);

@@ -11,14 +11,14 @@ namespace guidedbp {
 /// Which output of the model an attribution explains: every form of Captum's
 /// `target` argument (`captum.attr` `TargetType`).
 ///
-/// | Captum (Python)              | guidedbp (C++)                              |
-/// | ---------------------------- | ------------------------------------------- |
-/// | `None`                       | `Target()` or `Target::none()`              |
-/// | `3`                          | `3` (implicit) or `Target::index(3)`        |
-/// | `(1, 2)`                     | `Target::tuple({1, 2})`                     |
-/// | `[3, 1, 0]`                  | `Target::per_example({3, 1, 0})`            |
-/// | `[(0, 1), (2, 3)]`           | `Target::per_example_tuples({{0,1},{2,3}})` |
-/// | `torch.tensor(3)` / `[3, 1]` | a `torch::Tensor` (implicit)                |
+/// | Captum (Python)              | guidedbp (C++) | |
+/// ---------------------------- | ------------------------------------------- |
+/// | `None`                       | `Target()` or `Target::none()` | | `3` |
+/// `3` (implicit) or `Target::index(3)`        | | `(1, 2)` |
+/// `Target::tuple({1, 2})`                     | | `[3, 1, 0]` |
+/// `Target::per_example({3, 1, 0})`            | | `[(0, 1), (2, 3)]` |
+/// `Target::per_example_tuples({{0,1},{2,3}})` | | `torch.tensor(3)` / `[3, 1]`
+/// | a `torch::Tensor` (implicit)                |
 ///
 /// Selection follows Captum's `_select_targets`: an index or tuple indexes
 /// dimensions 1..k of every example (negative values count from the end, as
@@ -35,9 +35,9 @@ class Target {
  public:
   /// The form of a target, one per Captum form.
   enum class Kind {
-    kNone, ///< No target: the output holds one scalar per example.
-    kIndex, ///< One index into dim 1, the same for every example.
-    kTuple, ///< An index tuple into dims 1..k, the same for every example.
+    kNone,       ///< No target: the output holds one scalar per example.
+    kIndex,      ///< One index into dim 1, the same for every example.
+    kTuple,      ///< An index tuple into dims 1..k, the same for every example.
     kPerExample, ///< One index into dim 1 per example (2-D outputs).
     kPerExampleTuples, ///< One index tuple per example.
   };

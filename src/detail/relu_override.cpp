@@ -29,8 +29,9 @@ class ReluRuleHook : public torch::autograd::FunctionPostHook {
     // equals a plain gradient's).
     if (rule_ == ReluRule::kGuided) {
       result[0].clamp_min_(0);
-    } else if (rule_ == ReluRule::kDeconvolution && !grad_outputs.empty() &&
-               grad_outputs[0].defined()) {
+    } else if (
+        rule_ == ReluRule::kDeconvolution && !grad_outputs.empty() &&
+        grad_outputs[0].defined()) {
       at::clamp_min_out(result[0], grad_outputs[0], 0);
     }
     return result;

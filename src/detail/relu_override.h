@@ -1,7 +1,6 @@
 #pragma once
 
 #include <guidedbp/attribution.h>
-
 #include <torch/csrc/autograd/function.h>
 
 #include <cstdint>

@@ -76,13 +76,16 @@ int decode_jpeg_raw(
   jpeg_read_header(&state.info, TRUE);
   // Check the size the header claims before jpeg_start_decompress allocates
   // for it: a 302-byte file claiming 63761 x 32777 pixels cost 1 GB (fuzzing).
-  *width = static_cast<int>(std::min<JDIMENSION>(state.info.image_width, INT32_MAX));
-  *height = static_cast<int>(std::min<JDIMENSION>(state.info.image_height, INT32_MAX));
+  *width =
+      static_cast<int>(std::min<JDIMENSION>(state.info.image_width, INT32_MAX));
+  *height = static_cast<int>(
+      std::min<JDIMENSION>(state.info.image_height, INT32_MAX));
   *channels = state.info.num_components;
   if (state.info.image_width == 0 || state.info.image_height == 0 ||
       state.info.image_width > kMaxImageSide ||
       state.info.image_height > kMaxImageSide ||
-      uint64_t(state.info.image_width) * state.info.image_height > kMaxImagePixels) {
+      uint64_t(state.info.image_width) * state.info.image_height >
+          kMaxImagePixels) {
     return 3;
   }
   J_COLOR_SPACE space = state.info.jpeg_color_space;
