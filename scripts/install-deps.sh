@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libpng-dev libjpeg-dev
   clang-14 libclang-rt-14-dev  # fuzzers and sanitizers
+  clang-format git             # the style check in scripts/test.sh
 )
 
 missing=()

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# Style: every C++ file as the project's .clang-format says (clang-format 14).
+git ls-files '*.h' '*.cpp' | xargs clang-format --style=file --dry-run --Werror
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON  # the benchmark is built, not run
 cmake --build build -j"$jobs"
