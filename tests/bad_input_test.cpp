@@ -16,21 +16,6 @@ using namespace guidedbp_test;
 
 namespace {
 
-template <typename ErrorType>
-void expect_error(
-    const std::function<void()>& call,
-    const std::string& fragment) {
-  try {
-    call();
-    ADD_FAILURE() << "no error, expected one containing: " << fragment;
-  } catch (const ErrorType& e) {
-    EXPECT_NE(
-        std::string(e.what_without_backtrace()).find(fragment),
-        std::string::npos)
-        << e.what_without_backtrace();
-  }
-}
-
 // Collects TORCH_WARN messages while alive.
 struct Warnings : c10::WarningHandler {
   Warnings() : previous(c10::Warning::get_warning_handler()) {

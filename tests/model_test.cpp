@@ -25,21 +25,6 @@ struct ArgsModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(ArgsModel);
 
-template <typename ErrorType>
-void expect_error(
-    const std::function<void()>& call,
-    const std::string& fragment) {
-  try {
-    call();
-    ADD_FAILURE() << "no error";
-  } catch (const ErrorType& e) {
-    EXPECT_NE(
-        std::string(e.what_without_backtrace()).find(fragment),
-        std::string::npos)
-        << e.what_without_backtrace();
-  }
-}
-
 } // namespace
 
 TEST(ModelTest, NnModuleGetsAdditionalArgumentsInOrder) {

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "test_models.h"
+
 namespace {
 
 // 2 examples x 3 classes, values 0..5.
@@ -18,20 +20,14 @@ torch::Tensor scores3d() {
   return torch::arange(24, torch::kFloat).view({2, 3, 4});
 }
 
+// Expects selecting `target` from `output` to throw ErrorType with `fragment`.
 template <typename ErrorType>
-void expect_error(
+void expect_select_error(
     const torch::Tensor& output,
     const guidedbp::Target& target,
     const std::string& fragment) {
-  try {
-    target.select(output);
-    ADD_FAILURE() << "no error for target " << target.to_string();
-  } catch (const ErrorType& e) {
-    EXPECT_NE(
-        std::string(e.what_without_backtrace()).find(fragment),
-        std::string::npos)
-        << e.what_without_backtrace();
-  }
+  guidedbp_test::expect_error<ErrorType>(
+      [&] { target.select(output); }, fragment);
 }
 
 } // namespace
@@ -79,48 +75,48 @@ TEST(TargetTest, IntegerTensors) {
 }
 
 TEST(TargetTest, RejectsIndexPastLastClass) {
-  expect_error<c10::IndexError>(
+  expect_select_error<c10::IndexError>(
       scores(),
       3,
       "index 3 is out of range for dimension 1 of the model's output of shape [2, 3]");
-  expect_error<c10::IndexError>(scores(), -4, "(valid: -3 to 2)");
-  expect_error<c10::IndexError>(
+  expect_select_error<c10::IndexError>(scores(), -4, "(valid: -3 to 2)");
+  expect_select_error<c10::IndexError>(
       scores3d(), guidedbp::Target::tuple({1, 4}), "dimension 2");
-  expect_error<c10::IndexError>(
+  expect_select_error<c10::IndexError>(
       scores(), guidedbp::Target::per_example({0, 5}), "index 5");
-  expect_error<c10::IndexError>(
+  expect_select_error<c10::IndexError>(
       scores(), guidedbp::Target::per_example({0, -1}), "index -1");
 }
 
 TEST(TargetTest, RejectsPerExampleCountNotEqualToBatch) {
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores(),
       guidedbp::Target::per_example({0, 1, 2}),
       "has 3 per-example entries, but the batch has 2 examples");
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores3d(),
       guidedbp::Target::per_example_tuples({{0, 1}}),
       "has 1 per-example entries, but the batch has 2");
 }
 
 TEST(TargetTest, RejectsMissingTargetForSeveralOutputs) {
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores(),
       guidedbp::Target(),
       "no target given, but the model's output of shape [2, 3]");
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores3d(), 1, "leaves several values per example");
 }
 
 TEST(TargetTest, RejectsTupleLongerThanTheOutputAllows) {
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores(),
       guidedbp::Target::tuple({0, 1}),
       "has 2 indices, but the model's output of shape [2, 3] allows at most 1");
 }
 
 TEST(TargetTest, RejectsPerExampleListOnThreeDimensionalOutput) {
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       scores3d(), guidedbp::Target::per_example({0, 1}), "needs a 2-D output");
 }
 
@@ -131,6 +127,6 @@ TEST(TargetTest, RejectsNonIntegerTensor) {
 }
 
 TEST(TargetTest, RejectsOutputWithoutBatch) {
-  expect_error<c10::ValueError>(
+  expect_select_error<c10::ValueError>(
       torch::tensor(1.0), guidedbp::Target(), "non-empty batch dimension");
 }

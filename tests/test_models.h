@@ -7,6 +7,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,22 @@ inline torch::jit::Module hand_script_module(
       "\n"
       "    return torch.matmul(r, self.v).view(-1)\n");
   return m;
+}
+
+/// Expects `call` to throw `ErrorType` whose message contains `fragment`.
+template <typename ErrorType>
+void expect_error(
+    const std::function<void()>& call,
+    const std::string& fragment) {
+  try {
+    call();
+    ADD_FAILURE() << "no error, expected one containing: " << fragment;
+  } catch (const ErrorType& e) {
+    EXPECT_NE(
+        std::string(e.what_without_backtrace()).find(fragment),
+        std::string::npos)
+        << e.what_without_backtrace();
+  }
 }
 
 /// A warning handler that records TORCH_WARN messages while installed.
