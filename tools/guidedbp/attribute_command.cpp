@@ -171,7 +171,7 @@ int run_attribute(const AttributeArgs& args) {
       make_method(module, args.method, args.abs);
   // One forward pass for all targets; K > 1 stacks each input's K maps.
   std::vector<std::vector<torch::Tensor>> per_target =
-      method->attribute_targets(inputs, targets, extra);
+      method->attribute_targets(inputs, targets, extra).attributions;
   std::vector<torch::Tensor> attributions;
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::vector<torch::Tensor> maps;

@@ -11,6 +11,7 @@
 
 #include "cli_error.h"
 #include "commands.h"
+#include "report.h"
 
 #ifndef GUIDEDBP_CLI_VERSION
 #define GUIDEDBP_CLI_VERSION "unknown"
@@ -20,20 +21,6 @@ namespace {
 
 using guidedbp::cli::AttributeArgs;
 using guidedbp::cli::ExplainArgs;
-
-std::string one_line(const std::string& message) {
-  return guidedbp::cli::summarize_error(message);
-}
-
-// Library warnings (TORCH_WARN) outside explain's per-image handler: one
-// line each on stderr.
-class LineWarnings : public c10::WarningHandler {
- public:
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    std::fprintf(stderr, "guidedbp: warning: %s\n", one_line(msg).c_str());
-  }
-};
 
 const char* kTargetHelp =
     "Which output to explain, a Python-like literal as Captum's `target`: "
@@ -100,8 +87,11 @@ Examples:
 } // namespace
 
 int main(int argc, char** argv) {
-  LineWarnings warnings;
-  c10::Warning::WarningHandlerGuard guard(&warnings);
+  // Library warnings (TORCH_WARN) outside explain's per-image handler: one
+  // line each on stderr.
+  guidedbp::cli::WarningLines warnings([](const std::string& line) {
+    std::fprintf(stderr, "guidedbp: warning: %s\n", line.c_str());
+  });
 
   CLI::App app{
       "guidedbp: Guided Backpropagation, Deconvolution and Saliency attributions "
@@ -263,7 +253,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "guidedbp: %s (see guidedbp%s --help)\n",
-        one_line(error.what()).c_str(),
+        guidedbp::cli::summarize_error(error.what()).c_str(),
         command.c_str());
     return 2;
   }
@@ -275,19 +265,15 @@ int main(int argc, char** argv) {
     }
     return guidedbp::cli::run_explain(explain);
   } catch (const guidedbp::cli::UsageError& error) {
-    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
-    return 2;
-  } catch (const c10::Error& error) {
     std::fprintf(
-        stderr,
-        "guidedbp: %s\n",
-        one_line(error.what_without_backtrace()).c_str());
-    return 1;
+        stderr, "guidedbp: %s\n", guidedbp::cli::error_line(error).c_str());
+    return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "guidedbp: out of memory\n");
     return 1;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
+  } catch (const std::exception& error) { // c10::Error, CliError, ...
+    std::fprintf(
+        stderr, "guidedbp: %s\n", guidedbp::cli::error_line(error).c_str());
     return 1;
   } catch (...) {
     std::fprintf(stderr, "guidedbp: unknown error\n");

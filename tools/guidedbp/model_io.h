@@ -21,8 +21,5 @@ std::unique_ptr<ModifiedReluGradient> make_method(
     const std::string& method,
     bool abs);
 
-/// The first line of an exception's message, without the C++ backtrace.
-std::string first_line(const std::string& message);
-
 } // namespace cli
 } // namespace guidedbp
