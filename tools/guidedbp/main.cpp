@@ -3,6 +3,7 @@
 // explain_command.cpp.
 
 #include <c10/util/Exception.h>
+#include <guidedbp/version.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -12,10 +13,6 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "report.h"
-
-#ifndef GUIDEDBP_CLI_VERSION
-#define GUIDEDBP_CLI_VERSION "unknown"
-#endif
 
 namespace {
 
@@ -99,7 +96,7 @@ int main(int argc, char** argv) {
       "guidedbp"};
   app.require_subcommand(1);
   app.set_version_flag(
-      "--version", std::string("guidedbp ") + GUIDEDBP_CLI_VERSION);
+      "--version", std::string("guidedbp ") + guidedbp::kVersion);
   const std::vector<std::string> kMethods = {
       "guided-backprop", "deconvolution", "saliency"};
 
