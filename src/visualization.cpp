@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace guidedbp {
@@ -175,64 +176,98 @@ torch::Tensor prepared_image(const torch::Tensor& image, const char* who) {
 
 } // namespace
 
+namespace {
+
+// Captum's names, the one table that parsing, printing and the lists use.
+constexpr std::pair<VisualSign, const char*> kSignNames[] = {
+    {VisualSign::kAll, "all"},
+    {VisualSign::kPositive, "positive"},
+    {VisualSign::kNegative, "negative"},
+    {VisualSign::kAbsoluteValue, "absolute_value"},
+};
+constexpr std::pair<VisualMethod, const char*> kMethodNames[] = {
+    {VisualMethod::kHeatMap, "heat_map"},
+    {VisualMethod::kBlendedHeatMap, "blended_heat_map"},
+    {VisualMethod::kMaskedImage, "masked_image"},
+    {VisualMethod::kAlphaScaling, "alpha_scaling"},
+};
+
+template <typename Table>
+std::vector<std::string> names_of(const Table& table) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) {
+    names.emplace_back(entry.second);
+  }
+  return names;
+}
+
+// "a, b, c or d"
+template <typename Table>
+std::string list_of(const Table& table) {
+  std::vector<std::string> names = names_of(table);
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    text += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
+  }
+  return text;
+}
+
+} // namespace
+
 VisualSign parse_visual_sign(const std::string& name) {
-  if (name == "all")
-    return VisualSign::kAll;
-  if (name == "positive")
-    return VisualSign::kPositive;
-  if (name == "negative")
-    return VisualSign::kNegative;
-  if (name == "absolute_value")
-    return VisualSign::kAbsoluteValue;
+  for (const auto& [sign, sign_name] : kSignNames) {
+    if (name == sign_name) {
+      return sign;
+    }
+  }
   TORCH_CHECK_VALUE(
       false,
       "unknown visualization sign '",
       name,
-      "' (expected all, positive, negative or absolute_value)");
+      "' (expected ",
+      list_of(kSignNames),
+      ")");
 }
 
 VisualMethod parse_visual_method(const std::string& name) {
-  if (name == "heat_map")
-    return VisualMethod::kHeatMap;
-  if (name == "blended_heat_map")
-    return VisualMethod::kBlendedHeatMap;
-  if (name == "masked_image")
-    return VisualMethod::kMaskedImage;
-  if (name == "alpha_scaling")
-    return VisualMethod::kAlphaScaling;
+  for (const auto& [method, method_name] : kMethodNames) {
+    if (name == method_name) {
+      return method;
+    }
+  }
   TORCH_CHECK_VALUE(
       false,
       "unknown visualization method '",
       name,
-      "' (expected heat_map, blended_heat_map, masked_image or alpha_scaling)");
+      "' (expected ",
+      list_of(kMethodNames),
+      ")");
 }
 
 std::string to_string(VisualSign sign) {
-  switch (sign) {
-    case VisualSign::kAll:
-      return "all";
-    case VisualSign::kPositive:
-      return "positive";
-    case VisualSign::kNegative:
-      return "negative";
-    case VisualSign::kAbsoluteValue:
-      return "absolute_value";
+  for (const auto& [value, name] : kSignNames) {
+    if (value == sign) {
+      return name;
+    }
   }
   return "?";
 }
 
 std::string to_string(VisualMethod method) {
-  switch (method) {
-    case VisualMethod::kHeatMap:
-      return "heat_map";
-    case VisualMethod::kBlendedHeatMap:
-      return "blended_heat_map";
-    case VisualMethod::kMaskedImage:
-      return "masked_image";
-    case VisualMethod::kAlphaScaling:
-      return "alpha_scaling";
+  for (const auto& [value, name] : kMethodNames) {
+    if (value == method) {
+      return name;
+    }
   }
   return "?";
+}
+
+std::vector<std::string> visual_sign_names() {
+  return names_of(kSignNames);
+}
+
+std::vector<std::string> visual_method_names() {
+  return names_of(kMethodNames);
 }
 
 Colormap default_colormap(VisualSign sign) {

@@ -149,4 +149,19 @@ TEST(VisualizationTest, ParsesCaptumNames) {
   EXPECT_EQ(guidedbp::to_string(VisualSign::kNegative), "negative");
   EXPECT_THROW(guidedbp::parse_visual_sign("both"), c10::ValueError);
   EXPECT_THROW(guidedbp::parse_visual_method("heatmap"), c10::ValueError);
+  // The name lists (the CLI's choices) are Captum's names, each parsing back.
+  EXPECT_EQ(
+      guidedbp::visual_sign_names(),
+      (std::vector<std::string>{
+          "all", "positive", "negative", "absolute_value"}));
+  EXPECT_EQ(
+      guidedbp::visual_method_names(),
+      (std::vector<std::string>{
+          "heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}));
+  for (const std::string& name : guidedbp::visual_sign_names()) {
+    EXPECT_EQ(guidedbp::to_string(guidedbp::parse_visual_sign(name)), name);
+  }
+  for (const std::string& name : guidedbp::visual_method_names()) {
+    EXPECT_EQ(guidedbp::to_string(guidedbp::parse_visual_method(name)), name);
+  }
 }

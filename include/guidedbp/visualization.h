@@ -47,6 +47,11 @@ VisualMethod parse_visual_method(const std::string& name);
 /// Captum's name of `sign` / `method` ("absolute_value", "heat_map", ...).
 std::string to_string(VisualSign sign);
 std::string to_string(VisualMethod method);
+/// All of Captum's names, in enum order: {"all", "positive", "negative",
+/// "absolute_value"} and {"heat_map", "blended_heat_map", "masked_image",
+/// "alpha_scaling"} (e.g. for a command line's choices).
+std::vector<std::string> visual_sign_names();
+std::vector<std::string> visual_method_names();
 /// The colour map Captum uses by default for `sign`.
 Colormap default_colormap(VisualSign sign);
 

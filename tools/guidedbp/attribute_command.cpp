@@ -12,6 +12,7 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "file_util.h"
+#include "methods.h"
 #include "model_io.h"
 #include "npy_format.h"
 #include "target_convert.h"
@@ -129,9 +130,7 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
-  if (args.abs && args.method != "saliency") {
-    throw UsageError("--abs applies to --method saliency only");
-  }
+  check_method_options(args.method, args.abs);
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));

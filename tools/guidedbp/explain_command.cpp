@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "file_util.h"
 #include "image_io.h"
+#include "methods.h"
 #include "model_io.h"
 #include "panel.h"
 #include "preprocess.h"
@@ -111,13 +112,17 @@ std::string name_failure(const std::string& image, const std::string& message) {
 
 } // namespace
 
+std::vector<std::string> visual_choices() {
+  return visual_method_names();
+}
+
+std::vector<std::string> sign_choices() {
+  return visual_sign_names();
+}
+
 int run_explain(const ExplainArgs& args) {
-  if (args.abs && args.method != "saliency") {
-    throw UsageError("--abs applies to --method saliency only");
-  }
-  if (args.grayscale && args.rgb) {
-    throw UsageError("--grayscale and --rgb exclude each other");
-  }
+  // (--grayscale with --rgb, --target with --top-k: CLI11 rejects them.)
+  check_method_options(args.method, args.abs);
   if (args.mean.empty() != args.std.empty()) {
     throw UsageError("--mean and --std go together");
   }

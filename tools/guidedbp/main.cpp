@@ -97,8 +97,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag(
       "--version", std::string("guidedbp ") + guidedbp::kVersion);
-  const std::vector<std::string> kMethods = {
-      "guided-backprop", "deconvolution", "saliency"};
+  const std::vector<std::string> kMethods = guidedbp::cli::method_choices();
 
   AttributeArgs attribute;
   CLI::App* a = app.add_subcommand(
@@ -206,14 +205,13 @@ int main(int argc, char** argv) {
       "--abs", explain.abs, "saliency only: absolute value of the gradient");
   e->add_option(
        "--visual", explain.visual, "how to draw the map (Captum's method)")
-      ->check(CLI::IsMember(
-          {"heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}))
+      ->check(CLI::IsMember(guidedbp::cli::visual_choices()))
       ->capture_default_str();
   e->add_option(
        "--sign",
        explain.sign,
        "which attribution values to show (Captum's sign)")
-      ->check(CLI::IsMember({"all", "positive", "negative", "absolute_value"}))
+      ->check(CLI::IsMember(guidedbp::cli::sign_choices()))
       ->capture_default_str();
   e->add_option(
        "--outlier-perc",

@@ -28,23 +28,5 @@ torch::jit::Module load_model(const std::string& path) {
   return module;
 }
 
-std::unique_ptr<ModifiedReluGradient> make_method(
-    const torch::jit::Module& module,
-    const std::string& method,
-    bool abs) {
-  if (method == "guided-backprop") {
-    return std::make_unique<GuidedBackprop>(module);
-  }
-  if (method == "deconvolution") {
-    return std::make_unique<Deconvolution>(module);
-  }
-  if (method == "saliency") {
-    return std::make_unique<Saliency>(module, SaliencyOptions().abs(abs));
-  }
-  throw UsageError(
-      "unknown --method '" + method +
-      "' (expected guided-backprop, deconvolution or saliency)");
-}
-
 } // namespace cli
 } // namespace guidedbp
