@@ -13,8 +13,7 @@ namespace {
 struct MethodEntry {
   const char* name; ///< as on the command line
   bool takes_abs;
-  std::function<std::unique_ptr<ModifiedReluGradient>(const Model&, bool)>
-      make;
+  std::function<std::unique_ptr<ModifiedReluGradient>(const Model&, bool)> make;
 };
 
 const std::vector<MethodEntry>& method_table() {
