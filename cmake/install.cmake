@@ -1,6 +1,5 @@
 # Installs the library, its headers and a CMake package, so consumers can
 # find_package(guidedbp CONFIG REQUIRED) and link guidedbp::guidedbp.
-include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(GUIDEDBP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/guidedbp)
@@ -11,6 +10,8 @@ install(TARGETS guidedbp EXPORT guidedbp-targets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/guidedbp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_BINARY_DIR}/include/guidedbp/version.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/guidedbp)
 install(EXPORT guidedbp-targets
   NAMESPACE guidedbp::
   DESTINATION ${GUIDEDBP_CMAKE_DIR})

@@ -76,10 +76,7 @@ torch::Tensor make_leaf(const torch::Tensor& x) {
 } // namespace
 
 ModifiedReluGradient::ModifiedReluGradient(Model model, ReluRule rule, bool abs)
-    : model_(std::move(model)),
-      rule_(rule),
-      abs_(abs),
-      last_relu_count_(std::make_shared<std::atomic<int64_t>>(0)) {}
+    : model_(std::move(model)), rule_(rule), abs_(abs) {}
 
 torch::Tensor ModifiedReluGradient::attribute(
     const torch::Tensor& input,
@@ -93,20 +90,39 @@ std::vector<torch::Tensor> ModifiedReluGradient::attribute(
     const std::vector<torch::Tensor>& inputs,
     const Target& target,
     const ForwardArgs& additional_forward_args) const {
-  return std::move(
-      attribute_targets(inputs, {target}, additional_forward_args)[0]);
+  return std::move(attribute_targets(inputs, {target}, additional_forward_args)
+                       .attributions[0]);
 }
 
-std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
+std::vector<torch::Tensor> ModifiedReluGradient::attribute(
+    std::initializer_list<torch::Tensor> inputs,
+    const Target& target,
+    const ForwardArgs& additional_forward_args) const {
+  return attribute(
+      std::vector<torch::Tensor>(inputs), target, additional_forward_args);
+}
+
+AttributionResult ModifiedReluGradient::attribute_targets(
     const std::vector<torch::Tensor>& inputs,
     const std::vector<Target>& targets,
     const ForwardArgs& additional_forward_args) const {
-  const char* who = method_name(rule_);
-  check_inputs(inputs, who);
+  // Checked before the forward pass, which may be expensive.
   TORCH_CHECK_VALUE(
       !targets.empty(),
-      who,
+      method_name(rule_),
       ".attribute_targets: no targets given; pass at least one");
+  return attribute_chosen_targets(
+      inputs,
+      [&targets](const torch::Tensor&) { return targets; },
+      additional_forward_args);
+}
+
+AttributionResult ModifiedReluGradient::attribute_chosen_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseTargets& choose,
+    const ForwardArgs& additional_forward_args) const {
+  const char* who = method_name(rule_);
+  check_inputs(inputs, who);
 
   // Each guard restores its flag on every exit, exceptions included.
   c10::InferenceMode not_inference(false);
@@ -129,17 +145,17 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
       additional_forward_args.begin(),
       additional_forward_args.end());
 
-  c10::IValue result = model_.forward(args);
+  c10::IValue returned = model_.forward(args);
   TORCH_CHECK_TYPE(
-      result.isTensor(),
+      returned.isTensor(),
       who,
       ".attribute: the model (",
       model_.name(),
       ") returned a ",
-      result.tagKind(),
+      returned.tagKind(),
       ", but attribution needs one output tensor of scores; "
       "wrap the model so that its forward returns a tensor");
-  torch::Tensor output = result.toTensor();
+  torch::Tensor output = returned.toTensor();
   TORCH_CHECK_VALUE(
       output.requires_grad(),
       who,
@@ -148,8 +164,15 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
       ") does not depend differentiably on the inputs (was it computed under "
       "no_grad, detached, or integer-valued?)");
 
-  std::vector<std::vector<torch::Tensor>> attributions;
-  attributions.reserve(targets.size());
+  AttributionResult result;
+  result.output = output.detach();
+  const std::vector<Target> targets = choose(result.output);
+  TORCH_CHECK_VALUE(
+      !targets.empty(),
+      who,
+      ".attribute_chosen_targets: the target chooser returned no targets; "
+      "return at least one");
+  result.attributions.reserve(targets.size());
   detail::VisitedNodes visited;
   detail::ReluOverrideCount count;
   for (size_t k = 0; k < targets.size(); ++k) {
@@ -180,10 +203,10 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
         grads[i] = grads[i].abs();
       }
     }
-    attributions.push_back(std::move(grads));
+    result.attributions.push_back(std::move(grads));
   }
 
-  last_relu_count_->store(count.relus);
+  result.relu_count = count.relus;
   if (count.fused_graphs > 0) {
     TORCH_WARN(
         who,
@@ -204,7 +227,7 @@ std::vector<std::vector<torch::Tensor>> ModifiedReluGradient::attribute_targets(
         ", so the result is a plain gradient (ReLU6, LeakyReLU, "
         "GELU and ReLUs fused into other kernels are not ReLUs here)");
   }
-  return attributions;
+  return result;
 }
 
 } // namespace guidedbp

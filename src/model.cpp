@@ -52,8 +52,7 @@ class TorchScriptForward {
 
 Model::Model(const torch::jit::Module& module)
     : function_(TorchScriptForward(module)),
-      name_("TorchScript module " + module.type()->name()->qualifiedName()),
-      is_torchscript_(true) {}
+      name_("TorchScript module " + module.type()->name()->qualifiedName()) {}
 
 Model::Model(Function function, std::string name)
     : function_(std::move(function)), name_(std::move(name)) {
@@ -65,7 +64,9 @@ c10::IValue Model::forward(const std::vector<c10::IValue>& args) const {
   return function_(args);
 }
 
-void Model::check_arity(
+namespace detail {
+
+void check_arity(
     const std::vector<c10::IValue>& args,
     size_t expected,
     const std::string& who) {
@@ -80,9 +81,7 @@ void Model::check_arity(
       " were given");
 }
 
-torch::Tensor Model::tensor_argument(
-    const c10::IValue& value,
-    size_t position) {
+torch::Tensor tensor_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
       value.isTensor(),
       "forward argument ",
@@ -92,7 +91,7 @@ torch::Tensor Model::tensor_argument(
   return value.toTensor();
 }
 
-int64_t Model::int_argument(const c10::IValue& value, size_t position) {
+int64_t int_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
       value.isInt(),
       "forward argument ",
@@ -102,7 +101,7 @@ int64_t Model::int_argument(const c10::IValue& value, size_t position) {
   return value.toInt();
 }
 
-double Model::double_argument(const c10::IValue& value, size_t position) {
+double double_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
       value.isDouble() || value.isInt(),
       "forward argument ",
@@ -113,7 +112,7 @@ double Model::double_argument(const c10::IValue& value, size_t position) {
                           : static_cast<double>(value.toInt());
 }
 
-bool Model::bool_argument(const c10::IValue& value, size_t position) {
+bool bool_argument(const c10::IValue& value, size_t position) {
   TORCH_CHECK_TYPE(
       value.isBool(),
       "forward argument ",
@@ -122,5 +121,7 @@ bool Model::bool_argument(const c10::IValue& value, size_t position) {
       value.tagKind());
   return value.toBool();
 }
+
+} // namespace detail
 
 } // namespace guidedbp

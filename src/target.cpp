@@ -265,10 +265,4 @@ torch::Tensor Target::select(const torch::Tensor& output) const {
   return selected.reshape({batch});
 }
 
-torch::Tensor select_targets(
-    const torch::Tensor& output,
-    const Target& target) {
-  return target.select(output);
-}
-
 } // namespace guidedbp

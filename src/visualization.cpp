@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace guidedbp {
@@ -175,64 +176,98 @@ torch::Tensor prepared_image(const torch::Tensor& image, const char* who) {
 
 } // namespace
 
+namespace {
+
+// Captum's names, the one table that parsing, printing and the lists use.
+constexpr std::pair<VisualSign, const char*> kSignNames[] = {
+    {VisualSign::kAll, "all"},
+    {VisualSign::kPositive, "positive"},
+    {VisualSign::kNegative, "negative"},
+    {VisualSign::kAbsoluteValue, "absolute_value"},
+};
+constexpr std::pair<VisualMethod, const char*> kMethodNames[] = {
+    {VisualMethod::kHeatMap, "heat_map"},
+    {VisualMethod::kBlendedHeatMap, "blended_heat_map"},
+    {VisualMethod::kMaskedImage, "masked_image"},
+    {VisualMethod::kAlphaScaling, "alpha_scaling"},
+};
+
+template <typename Table>
+std::vector<std::string> names_of(const Table& table) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) {
+    names.emplace_back(entry.second);
+  }
+  return names;
+}
+
+// "a, b, c or d"
+template <typename Table>
+std::string list_of(const Table& table) {
+  std::vector<std::string> names = names_of(table);
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    text += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
+  }
+  return text;
+}
+
+} // namespace
+
 VisualSign parse_visual_sign(const std::string& name) {
-  if (name == "all")
-    return VisualSign::kAll;
-  if (name == "positive")
-    return VisualSign::kPositive;
-  if (name == "negative")
-    return VisualSign::kNegative;
-  if (name == "absolute_value")
-    return VisualSign::kAbsoluteValue;
+  for (const auto& [sign, sign_name] : kSignNames) {
+    if (name == sign_name) {
+      return sign;
+    }
+  }
   TORCH_CHECK_VALUE(
       false,
       "unknown visualization sign '",
       name,
-      "' (expected all, positive, negative or absolute_value)");
+      "' (expected ",
+      list_of(kSignNames),
+      ")");
 }
 
 VisualMethod parse_visual_method(const std::string& name) {
-  if (name == "heat_map")
-    return VisualMethod::kHeatMap;
-  if (name == "blended_heat_map")
-    return VisualMethod::kBlendedHeatMap;
-  if (name == "masked_image")
-    return VisualMethod::kMaskedImage;
-  if (name == "alpha_scaling")
-    return VisualMethod::kAlphaScaling;
+  for (const auto& [method, method_name] : kMethodNames) {
+    if (name == method_name) {
+      return method;
+    }
+  }
   TORCH_CHECK_VALUE(
       false,
       "unknown visualization method '",
       name,
-      "' (expected heat_map, blended_heat_map, masked_image or alpha_scaling)");
+      "' (expected ",
+      list_of(kMethodNames),
+      ")");
 }
 
 std::string to_string(VisualSign sign) {
-  switch (sign) {
-    case VisualSign::kAll:
-      return "all";
-    case VisualSign::kPositive:
-      return "positive";
-    case VisualSign::kNegative:
-      return "negative";
-    case VisualSign::kAbsoluteValue:
-      return "absolute_value";
+  for (const auto& [value, name] : kSignNames) {
+    if (value == sign) {
+      return name;
+    }
   }
   return "?";
 }
 
 std::string to_string(VisualMethod method) {
-  switch (method) {
-    case VisualMethod::kHeatMap:
-      return "heat_map";
-    case VisualMethod::kBlendedHeatMap:
-      return "blended_heat_map";
-    case VisualMethod::kMaskedImage:
-      return "masked_image";
-    case VisualMethod::kAlphaScaling:
-      return "alpha_scaling";
+  for (const auto& [value, name] : kMethodNames) {
+    if (value == method) {
+      return name;
+    }
   }
   return "?";
+}
+
+std::vector<std::string> visual_sign_names() {
+  return names_of(kSignNames);
+}
+
+std::vector<std::string> visual_method_names() {
+  return names_of(kMethodNames);
 }
 
 Colormap default_colormap(VisualSign sign) {
@@ -460,60 +495,6 @@ torch::Tensor visualize_image_attr(
       break;
   }
   return out;
-}
-
-torch::Tensor enlarge_nearest(const torch::Tensor& image, int64_t scale) {
-  TORCH_CHECK_VALUE(
-      scale >= 1, "enlarge_nearest: scale must be >= 1, got ", scale);
-  TORCH_CHECK_VALUE(
-      image.defined() && image.dim() == 3,
-      "enlarge_nearest: expected an H x W x C image, got ",
-      image.defined() ? image.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK_VALUE(
-      image.size(0) * scale <= 65535 && image.size(1) * scale <= 65535,
-      "enlarge_nearest: ",
-      image.size(0),
-      "x",
-      image.size(1),
-      " times ",
-      scale,
-      " is larger than 65535 pixels per side");
-  if (scale == 1) {
-    return image.contiguous();
-  }
-  return image.repeat_interleave(scale, 0)
-      .repeat_interleave(scale, 1)
-      .contiguous();
-}
-
-torch::Tensor side_by_side(
-    const std::vector<torch::Tensor>& images,
-    int64_t gap) {
-  TORCH_CHECK_VALUE(!images.empty(), "side_by_side: no images");
-  TORCH_CHECK_VALUE(gap >= 0, "side_by_side: gap must be >= 0, got ", gap);
-  int64_t height = 0;
-  int64_t width = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const torch::Tensor& image = images[i];
-    TORCH_CHECK_VALUE(
-        image.defined() && image.dim() == 3 && image.size(2) == 3 &&
-            image.scalar_type() == torch::kUInt8,
-        "side_by_side: image ",
-        i,
-        " must be H x W x 3 uint8, got ",
-        image.defined() ? image.sizes() : c10::IntArrayRef{});
-    height = std::max(height, image.size(0));
-    width += image.size(1) + (i ? gap : 0);
-  }
-  torch::Tensor panel = torch::full({height, width, 3}, 255, torch::kUInt8);
-  int64_t left = 0;
-  for (const torch::Tensor& image : images) {
-    panel.slice(0, 0, image.size(0))
-        .slice(1, left, left + image.size(1))
-        .copy_(image);
-    left += image.size(1) + gap;
-  }
-  return panel;
 }
 
 } // namespace guidedbp

@@ -55,7 +55,7 @@ class AttributionTest : public SeededTest {};
 TEST_F(AttributionTest, CaptumExampleGuidedBackprop) {
   guidedbp::GuidedBackprop gbp(CaptumConvNet{});
   expect_equal(gbp.attribute(captum_input(), /*target=*/0), captum_guided());
-  EXPECT_EQ(gbp.last_relu_count(), 2);
+  EXPECT_EQ(gbp.attribute_targets({captum_input()}, {0}).relu_count, 2);
 }
 
 TEST_F(AttributionTest, CaptumExampleDeconvolution) {
@@ -89,7 +89,9 @@ TEST_F(AttributionTest, HandComputedRulesForEveryReluForm) {
     };
     guidedbp::GuidedBackprop gbp(model);
     expect_equal(gbp.attribute(hand_input()), hand_guided());
-    EXPECT_EQ(gbp.last_relu_count(), 1);
+    EXPECT_EQ(
+        gbp.attribute_targets({hand_input()}, {guidedbp::Target()}).relu_count,
+        1);
     expect_equal(
         guidedbp::Deconvolution(model).attribute(hand_input()),
         hand_deconvolution());
@@ -134,8 +136,10 @@ TEST_F(AttributionTest, ReusedModuleIsOverriddenAtEveryApplication) {
         inner.sum(1);
   };
   guidedbp::GuidedBackprop gbp(model);
-  torch::Tensor a = gbp.attribute(f32({2.0, -3.0}).view({1, -1}));
-  EXPECT_EQ(gbp.last_relu_count(), 2);
+  guidedbp::AttributionResult result = gbp.attribute_targets(
+      {f32({2.0, -3.0}).view({1, -1})}, {guidedbp::Target()});
+  torch::Tensor a = result.attributions[0][0];
+  EXPECT_EQ(result.relu_count, 2);
   // Hand: inner = [2, 3]; outer input 2*5-1 = 9 > 0. Gradient into inner:
   // from the outer ReLU 2 (guided: relu(2) = 2), minus 1 directly = 1 each.
   // Inner ReLUs pass relu(1) = 1 where active: d/dx = [1 * 1, 1 * -1].
@@ -167,18 +171,20 @@ TEST_F(AttributionTest, RepeatedTorchScriptCallsAreIdentical) {
   torch::Tensor x = torch::randn({3, 4});
   guidedbp::GuidedBackprop gbp(module);
   torch::Tensor first = gbp.attribute(x, 1);
-  EXPECT_EQ(gbp.last_relu_count(), 2);
+  EXPECT_EQ(gbp.attribute_targets({x}, {1}).relu_count, 2);
   for (int call = 2; call <= 5; ++call) {
     SCOPED_TRACE(call);
     EXPECT_TRUE(torch::equal(gbp.attribute(x, 1), first));
-    EXPECT_EQ(gbp.last_relu_count(), 2);
+    guidedbp::AttributionResult again = gbp.attribute_targets({x}, {1});
+    EXPECT_TRUE(torch::equal(again.attributions[0][0], first));
+    EXPECT_EQ(again.relu_count, 2);
   }
   // The caller's own optimised runs in between change nothing either.
   for (int i = 0; i < 3; ++i) {
     module.forward({x.clone().requires_grad_()}).toTensor().sum().backward();
   }
   torch::Tensor after = gbp.attribute(x, 1);
-  EXPECT_EQ(gbp.last_relu_count(), 2);
+  EXPECT_EQ(gbp.attribute_targets({x}, {1}).relu_count, 2);
   EXPECT_TRUE(torch::equal(after, first)) << after << first;
 }
 
@@ -197,13 +203,64 @@ TEST_F(AttributionTest, ManyTargetsFromOneForwardEqualSeparateCalls) {
     guidedbp::ModifiedReluGradient method(seq, rule);
     std::vector<guidedbp::Target> targets = {
         0, 3, guidedbp::Target::per_example({1, 2, 0}), 0};
-    auto many = method.attribute_targets({x}, targets);
-    ASSERT_EQ(many.size(), targets.size());
+    guidedbp::AttributionResult many = method.attribute_targets({x}, targets);
+    ASSERT_EQ(many.attributions.size(), targets.size());
     for (size_t k = 0; k < targets.size(); ++k) {
       SCOPED_TRACE(k);
-      expect_equal(many[k][0], method.attribute(x, targets[k]));
+      expect_equal(many.attributions[k][0], method.attribute(x, targets[k]));
     }
+    // The output of that same forward pass, detached.
+    torch::Tensor expected;
+    {
+      torch::NoGradGuard no_grad;
+      expected = seq->forward(x);
+    }
+    EXPECT_FALSE(many.output.requires_grad());
+    expect_equal(many.output, expected);
+    EXPECT_EQ(many.relu_count, rule == guidedbp::ReluRule::kPlain ? 0 : 2);
   }
+}
+
+TEST_F(AttributionTest, TargetsChosenFromTheOutputOfTheSameForwardPass) {
+  torch::nn::Sequential seq(
+      torch::nn::Linear(5, 8), torch::nn::ReLU(), torch::nn::Linear(8, 4));
+  torch::Tensor x = torch::randn({3, 5});
+  guidedbp::GuidedBackprop gbp(seq);
+  torch::Tensor seen;
+  guidedbp::AttributionResult result =
+      gbp.attribute_chosen_targets({x}, [&seen](const torch::Tensor& output) {
+        seen = output;
+        return std::vector<guidedbp::Target>{output.argmax(1), 2};
+      });
+  ASSERT_EQ(result.attributions.size(), 2u);
+  EXPECT_TRUE(torch::equal(seen, result.output));
+  torch::Tensor predicted = seq->forward(x).argmax(1);
+  expect_equal(result.attributions[0][0], gbp.attribute(x, predicted));
+  expect_equal(result.attributions[1][0], gbp.attribute(x, 2));
+  EXPECT_EQ(result.relu_count, 1);
+  // A chooser that chooses nothing, or throws, is reported as such.
+  EXPECT_THROW(
+      gbp.attribute_chosen_targets(
+          {x},
+          [](const torch::Tensor&) { return std::vector<guidedbp::Target>{}; }),
+      c10::ValueError);
+  EXPECT_THROW(
+      gbp.attribute_chosen_targets(
+          {x},
+          [](const torch::Tensor&) -> std::vector<guidedbp::Target> {
+            throw std::runtime_error("no");
+          }),
+      std::runtime_error);
+}
+
+TEST_F(AttributionTest, BracedListOfOneInputIsTheMultiInputCall) {
+  guidedbp::GuidedBackprop gbp(CaptumConvNet{});
+  // Compiles only if `{x}` picks the overload that returns a vector.
+  std::vector<torch::Tensor> as = gbp.attribute({captum_input()}, 0);
+  ASSERT_EQ(as.size(), 1u);
+  expect_equal(as[0], captum_guided());
+  torch::Tensor one = gbp.attribute(captum_input(), 0);
+  expect_equal(one, captum_guided());
 }
 
 TEST_F(AttributionTest, KeepsInputDtype) {
@@ -218,9 +275,10 @@ TEST_F(AttributionTest, WarnsWhenNoReluIsOverridden) {
   WarningCapture warnings;
   guidedbp::GuidedBackprop gbp(
       [](torch::Tensor x) { return torch::hardtanh(x, 0, 6).sum(1); });
-  torch::Tensor a = gbp.attribute(f32({1.0, -1.0, 7.0}).view({1, -1}));
-  expect_equal(a, f32({1.0, 0.0, 0.0}).view({1, -1}));
-  EXPECT_EQ(gbp.last_relu_count(), 0);
+  guidedbp::AttributionResult result = gbp.attribute_targets(
+      {f32({1.0, -1.0, 7.0}).view({1, -1})}, {guidedbp::Target()});
+  expect_equal(result.attributions[0][0], f32({1.0, 0.0, 0.0}).view({1, -1}));
+  EXPECT_EQ(result.relu_count, 0);
   ASSERT_EQ(warnings.messages.size(), 1u);
   EXPECT_NE(warnings.messages[0].find("plain gradient"), std::string::npos)
       << warnings.messages[0];
@@ -252,6 +310,5 @@ TEST_F(AttributionTest, WarnsWhenAFunctionHidesRelusInAFusedTorchScriptGraph) {
   EXPECT_TRUE(warned);
   // Passing the module itself avoids the trap.
   guidedbp::GuidedBackprop direct(module);
-  direct.attribute(x, 1);
-  EXPECT_EQ(direct.last_relu_count(), 2);
+  EXPECT_EQ(direct.attribute_targets({x}, {1}).relu_count, 2);
 }

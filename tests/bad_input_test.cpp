@@ -16,22 +16,6 @@ using namespace guidedbp_test;
 
 namespace {
 
-// Collects TORCH_WARN messages while alive.
-struct Warnings : c10::WarningHandler {
-  Warnings() : previous(c10::Warning::get_warning_handler()) {
-    c10::Warning::set_warning_handler(this);
-  }
-  ~Warnings() override {
-    c10::Warning::set_warning_handler(previous);
-  }
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    messages.push_back(msg);
-  }
-  c10::WarningHandler* previous;
-  std::vector<std::string> messages;
-};
-
 // forward(x) = relu(conv2d(x, w)).flatten(1): needs N x 3 x H x W.
 torch::jit::Module conv_module() {
   torch::jit::Module module("Conv3");
@@ -74,22 +58,12 @@ TEST(BadInputTest, NonFiniteInputsAreAttributedNotRejected) {
 // operator's c10::Error.
 TEST(BadInputTest, WrongChannelCountOrRankIsTheModelsError) {
   guidedbp::GuidedBackprop gbp(conv_module());
-  auto torchscript_error = [](const std::function<void()>& call,
-                              const std::string& fragment) {
-    try {
-      call();
-      ADD_FAILURE() << "no error, expected one containing: " << fragment;
-    } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-          << e.what();
-    }
-  };
-  torchscript_error(
+  expect_error<std::runtime_error>(
       [&] {
         gbp.attribute(torch::ones({1, 1, 5, 5}), 0);
       },
       "to have 3 channels, but got 1");
-  torchscript_error(
+  expect_error<std::runtime_error>(
       [&] {
         gbp.attribute(torch::ones({1, 5}), 0);
       },

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "detail/torch_compat.h"
+
 namespace {
 
 // VmRSS of this process in MiB, from /proc/self/status.
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
   const double max_growth =
       static_cast<double>(parse_arg(argc, argv, "--max-growth-mb", 4));
   torch::manual_seed(0);
-  c10::Warning::set_warning_handler(nullptr);
+  guidedbp::detail::reset_warning_handler();
 
   torch::jit::Module module = script_net();
   torch::nn::Sequential net = nn_net();
@@ -98,8 +100,9 @@ int main(int argc, char** argv) {
       if (call % 10 == 0) {
         explainer.attribute(x, /*target=*/10); // out of range: throws
       } else if (call % 10 == 5) {
-        auto maps = explainer.attribute_targets({x}, {0, 3, 9});
-        (void)maps;
+        guidedbp::AttributionResult result =
+            explainer.attribute_targets({x}, {0, 3, 9});
+        (void)result;
       } else {
         torch::Tensor a =
             explainer.attribute(x, guidedbp::Target::per_example({1, 7}));

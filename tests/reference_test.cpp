@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "test_models.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -162,7 +164,8 @@ Outcome run_method(const Method& method, const ReferenceCase& c) {
   } else {
     out.attributions = method.attribute(c.inputs, c.target, c.extra);
   }
-  out.relu_count = method.last_relu_count();
+  out.relu_count =
+      method.attribute_targets(c.inputs, {c.target}, c.extra).relu_count;
   return out;
 }
 
@@ -234,17 +237,6 @@ void print_max_diffs(
   std::cout << line.str() << std::endl;
 }
 
-/// Collects warnings (TORCH_WARN) issued while alive.
-struct WarningCollector : c10::WarningHandler {
-  void process(
-      const c10::SourceLocation& /*source_location*/,
-      const std::string& msg,
-      const bool /*verbatim*/) override {
-    messages.push_back(msg);
-  }
-  std::vector<std::string> messages;
-};
-
 /// Runs every rule on `model` for case `c` (twice over, so that the second
 /// round runs after TorchScript's profiling run) and checks each result, and
 /// that the library warned exactly when no ReLU was overridden.
@@ -262,11 +254,12 @@ void check_all_rules(
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round + 1));
     for (size_t r = 0; r < kRules.size(); ++r) {
-      WarningCollector collector;
+      std::vector<std::string> warned;
       Outcome got;
       {
-        c10::Warning::WarningHandlerGuard guard(&collector);
+        guidedbp_test::WarningCapture capture;
         got = run_rule(kRules[r], model, c);
+        warned = capture.messages;
       }
       const double diff =
           check_rule(c, kRules[r], got, float32_rtol, float32_atol);
@@ -274,12 +267,11 @@ void check_all_rules(
       if (c.relu_count == 0 && kRules[r] != "plain") {
         // No ReLU (e.g. ReLU6 = hardtanh): the result is the plain gradient
         // (the reference stored it for every rule) and the user is told.
-        EXPECT_FALSE(collector.messages.empty())
+        EXPECT_FALSE(warned.empty())
             << kRules[r] << ": expected a warning that no ReLU was overridden";
       } else {
-        EXPECT_TRUE(collector.messages.empty())
-            << kRules[r]
-            << ": unexpected warning: " << collector.messages.front();
+        EXPECT_TRUE(warned.empty())
+            << kRules[r] << ": unexpected warning: " << warned.front();
       }
     }
   }
@@ -417,18 +409,18 @@ TEST(ReferenceTest, ModelWithoutReluWarnsAndGivesPlainGradient) {
   ASSERT_EQ(c.relu_count, 0);
   for (const std::string rule : {"guided", "deconvolution"}) {
     SCOPED_TRACE(rule);
-    WarningCollector collector;
+    std::vector<std::string> warned;
     Outcome got;
     {
-      c10::Warning::WarningHandlerGuard guard(&collector);
+      guidedbp_test::WarningCapture capture;
       got = run_rule(rule, c.model, c);
+      warned = capture.messages;
     }
     EXPECT_EQ(got.relu_count, 0);
     ASSERT_EQ(got.attributions.size(), 1u);
     EXPECT_TRUE(torch::allclose(
         got.attributions[0], c.expected("plain")[0], 1e-5, 1e-6));
-    EXPECT_FALSE(collector.messages.empty())
-        << "expected a warning: no ReLU overridden";
+    EXPECT_FALSE(warned.empty()) << "expected a warning: no ReLU overridden";
   }
 }
 

@@ -150,7 +150,7 @@ void run_stress(
   for (int64_t c = 0; c < kClasses; ++c) {
     all_classes.emplace_back(c);
   }
-  std::vector<std::vector<std::vector<torch::Tensor>>> expected_targets;
+  std::vector<guidedbp::AttributionResult> expected_targets;
   for (size_t i = 0; i < inputs.size(); ++i) {
     expected_targets.push_back(
         explainers[i % explainers.size()]->attribute_targets(
@@ -178,11 +178,18 @@ void run_stress(
             note(report, "bad target did not throw");
           } else if (call % 5 == 4) {
             const size_t i = c % inputs.size();
-            auto maps = explainers[i % explainers.size()]->attribute_targets(
-                {inputs[i]}, all_classes);
-            bool same = maps.size() == expected_targets[i].size();
-            for (size_t k = 0; same && k < maps.size(); ++k) {
-              same = torch::equal(maps[k][0], expected_targets[i][k][0]);
+            // Also what the call found (output, ReLU count): its own,
+            // whatever the other threads do meanwhile.
+            const guidedbp::AttributionResult& want = expected_targets[i];
+            guidedbp::AttributionResult got =
+                explainers[i % explainers.size()]->attribute_targets(
+                    {inputs[i]}, all_classes);
+            bool same = got.attributions.size() == want.attributions.size() &&
+                got.relu_count == want.relu_count &&
+                torch::equal(got.output, want.output);
+            for (size_t k = 0; same && k < got.attributions.size(); ++k) {
+              same =
+                  torch::equal(got.attributions[k][0], want.attributions[k][0]);
             }
             report.equal += same;
             if (!same) {

@@ -7,9 +7,12 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "detail/torch_compat.h"
 
 namespace guidedbp_test {
 
@@ -115,7 +118,17 @@ inline torch::jit::Module hand_script_module(
   return m;
 }
 
-/// Expects `call` to throw `ErrorType` whose message contains `fragment`.
+/// The message of an exception, without the C++ backtrace of a c10::Error.
+inline std::string message_of(const std::exception& e) {
+  if (const auto* error = dynamic_cast<const c10::Error*>(&e)) {
+    return error->what_without_backtrace();
+  }
+  return e.what();
+}
+
+/// Expects `call` to throw `ErrorType` (a c10 error type, or e.g. the
+/// std::runtime_error of the TorchScript interpreter) whose message contains
+/// `fragment`.
 template <typename ErrorType>
 void expect_error(
     const std::function<void()>& call,
@@ -124,25 +137,19 @@ void expect_error(
     call();
     ADD_FAILURE() << "no error, expected one containing: " << fragment;
   } catch (const ErrorType& e) {
-    EXPECT_NE(
-        std::string(e.what_without_backtrace()).find(fragment),
-        std::string::npos)
-        << e.what_without_backtrace();
+    EXPECT_NE(message_of(e).find(fragment), std::string::npos) << message_of(e);
   }
 }
 
-/// A warning handler that records TORCH_WARN messages while installed.
-class WarningCapture : public c10::WarningHandler {
+/// Records the warnings (TORCH_WARN) raised on this thread while alive.
+class WarningCapture {
  public:
-  WarningCapture() : guard_(this) {}
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    messages.push_back(msg);
-  }
   std::vector<std::string> messages;
 
  private:
-  c10::Warning::WarningHandlerGuard guard_;
+  // Declared after `messages`, so installed after it exists.
+  guidedbp::detail::ScopedWarningHandler handler_{
+      [this](const std::string& message) { messages.push_back(message); }};
 };
 
 /// Seeds torch's generator for every test.

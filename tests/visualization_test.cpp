@@ -7,30 +7,13 @@
 
 #include <string>
 
+#include "test_models.h"
+
 namespace {
 
 using guidedbp::Colormap;
 using guidedbp::VisualMethod;
 using guidedbp::VisualSign;
-
-// Collects TORCH_WARN messages while alive.
-class WarningCapture : public c10::WarningHandler {
- public:
-  WarningCapture() : previous_(c10::Warning::get_warning_handler()) {
-    c10::Warning::set_warning_handler(this);
-  }
-  ~WarningCapture() override {
-    c10::Warning::set_warning_handler(previous_);
-  }
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    messages += msg + "\n";
-  }
-  std::string messages;
-
- private:
-  c10::WarningHandler* previous_;
-};
 
 std::vector<int> pixel(const torch::Tensor& rgb, int64_t y, int64_t x) {
   return {
@@ -79,12 +62,15 @@ TEST(VisualizationTest, NormalizeSumsChannelsAndHandlesSigns) {
 }
 
 TEST(VisualizationTest, AllZeroAttributionWarnsAndGivesZeros) {
-  WarningCapture warnings;
+  guidedbp_test::WarningCapture warnings;
   torch::Tensor norm =
       guidedbp::normalize_attr(torch::zeros({3, 2, 2}), VisualSign::kAll);
   EXPECT_TRUE(torch::equal(norm, torch::zeros({2, 2}, torch::kFloat64)));
-  EXPECT_NE(warnings.messages.find("blank"), std::string::npos)
-      << warnings.messages;
+  std::string all;
+  for (const std::string& message : warnings.messages) {
+    all += message + "\n";
+  }
+  EXPECT_NE(all.find("blank"), std::string::npos) << all;
   // A blank RdWhGn map is (almost) white: 0 maps to entry 128 of 256, just
   // past the white anchor, as in matplotlib.
   torch::Tensor rgb = guidedbp::visualize_image_attr(
@@ -153,21 +139,6 @@ TEST(VisualizationTest, MethodsOnOnePixelPair) {
       c10::ValueError);
 }
 
-TEST(VisualizationTest, EnlargeAndPanel) {
-  torch::Tensor rgb = torch::arange(12, torch::kUInt8).reshape({2, 2, 3});
-  torch::Tensor big = guidedbp::enlarge_nearest(rgb, 3);
-  EXPECT_EQ(big.sizes(), (std::vector<int64_t>{6, 6, 3}));
-  EXPECT_TRUE(torch::equal(big[5][5], rgb[1][1]));
-  EXPECT_TRUE(torch::equal(big[2][3], rgb[0][1]));
-  EXPECT_THROW(guidedbp::enlarge_nearest(rgb, 0), c10::ValueError);
-  torch::Tensor panel = guidedbp::side_by_side({rgb, big}, /*gap=*/2);
-  EXPECT_EQ(panel.sizes(), (std::vector<int64_t>{6, 2 + 2 + 6, 3}));
-  EXPECT_TRUE(torch::equal(panel.slice(0, 0, 2).slice(1, 0, 2), rgb));
-  EXPECT_TRUE(
-      torch::all(panel.slice(0, 2, 6).slice(1, 0, 2) == 255).item<bool>());
-  EXPECT_THROW(guidedbp::side_by_side({}), c10::ValueError);
-}
-
 TEST(VisualizationTest, ParsesCaptumNames) {
   EXPECT_EQ(
       guidedbp::parse_visual_sign("absolute_value"),
@@ -178,4 +149,19 @@ TEST(VisualizationTest, ParsesCaptumNames) {
   EXPECT_EQ(guidedbp::to_string(VisualSign::kNegative), "negative");
   EXPECT_THROW(guidedbp::parse_visual_sign("both"), c10::ValueError);
   EXPECT_THROW(guidedbp::parse_visual_method("heatmap"), c10::ValueError);
+  // The name lists (the CLI's choices) are Captum's names, each parsing back.
+  EXPECT_EQ(
+      guidedbp::visual_sign_names(),
+      (std::vector<std::string>{
+          "all", "positive", "negative", "absolute_value"}));
+  EXPECT_EQ(
+      guidedbp::visual_method_names(),
+      (std::vector<std::string>{
+          "heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}));
+  for (const std::string& name : guidedbp::visual_sign_names()) {
+    EXPECT_EQ(guidedbp::to_string(guidedbp::parse_visual_sign(name)), name);
+  }
+  for (const std::string& name : guidedbp::visual_method_names()) {
+    EXPECT_EQ(guidedbp::to_string(guidedbp::parse_visual_method(name)), name);
+  }
 }

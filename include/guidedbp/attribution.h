@@ -6,9 +6,9 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
-#include <atomic>
 #include <cstdint>
-#include <memory>
+#include <functional>
+#include <initializer_list>
 #include <vector>
 
 namespace guidedbp {
@@ -25,6 +25,27 @@ enum class ReluRule {
 /// arguments (Captum's `additional_forward_args`), passed after the inputs in
 /// order and given no attribution, e.g. `{mask, /*scale=*/2.0}`.
 using ForwardArgs = std::vector<c10::IValue>;
+
+/// What one `attribute_targets` call computed, all from its one forward pass.
+/// Returned with the attributions (not kept in the method object), so that
+/// calls from several threads never see each other's results.
+struct AttributionResult {
+  /// `attributions[k][i]`: the attribution of input i for target k, same
+  /// shape and dtype as input i.
+  std::vector<std::vector<torch::Tensor>> attributions;
+  /// The model's output for the inputs, detached from the graph (e.g. the
+  /// class scores, to report the predicted class without a second pass).
+  torch::Tensor output;
+  /// How many ReLU applications were overridden. 0 means the attributions are
+  /// plain gradients (the call then also warns).
+  int64_t relu_count = 0;
+};
+
+/// Chooses the targets from the model's output (see
+/// `attribute_chosen_targets`), e.g. the predicted class of each example:
+/// `std::vector<Target>{output.argmax(1)}`.
+using ChooseTargets =
+    std::function<std::vector<Target>(const torch::Tensor& output)>;
 
 /// The gradient of the selected outputs with respect to the inputs, with every
 /// ReLU of the computation answering by `rule()`. The base of
@@ -75,30 +96,52 @@ class ModifiedReluGradient {
 
   /// Attributions of several inputs (Captum's tuple of inputs): one tensor
   /// per input, in order. Dim 0 is the batch and must agree across inputs.
+  ///
+  /// Example:
+  /// ```
+  /// std::vector<torch::Tensor> as = gbp.attribute({x, y}, /*target=*/3);
+  /// std::vector<torch::Tensor> one = gbp.attribute({x}, 3); // a list of 1
+  /// ```
   std::vector<torch::Tensor> attribute(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {}) const;
+  /// A braced list of inputs: `attribute({x}, t)` is a list of one input and
+  /// returns a vector (C++ would otherwise pick the single-tensor overload).
+  std::vector<torch::Tensor> attribute(
+      std::initializer_list<torch::Tensor> inputs,
+      const Target& target = Target(),
+      const ForwardArgs& additional_forward_args = {}) const;
 
   /// Attributions of the same inputs for K targets from ONE forward pass (one
-  /// backward pass per target, the graph kept in between). Element k equals
+  /// backward pass per target, the graph kept in between), with the model's
+  /// output and the number of ReLUs overridden. `attributions[k]` equals
   /// `attribute(inputs, targets[k], ...)`. Much faster than K calls when the
   /// forward pass is a large share of the cost.
   ///
   /// Example:
   /// ```
-  /// auto maps = gbp.attribute_targets({x}, {0, 1, 2}); // maps[k][0]: class k
+  /// auto r = gbp.attribute_targets({x}, {0, 1, 2}); // r.attributions[k][0]
   /// ```
-  std::vector<std::vector<torch::Tensor>> attribute_targets(
+  AttributionResult attribute_targets(
       const std::vector<torch::Tensor>& inputs,
       const std::vector<Target>& targets,
       const ForwardArgs& additional_forward_args = {}) const;
 
-  /// How many ReLU applications the most recent call on this object (from any
-  /// thread) overrode. 0 means the result was a plain gradient.
-  int64_t last_relu_count() const {
-    return last_relu_count_->load();
-  }
+  /// As `attribute_targets`, with the targets chosen by `choose` from the
+  /// model's output of the same forward pass (e.g. the predicted class, or
+  /// the top k). Errors thrown by `choose` propagate; nothing is left behind.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = gbp.attribute_chosen_targets({x}, [](const torch::Tensor& out) {
+  ///   return std::vector<guidedbp::Target>{out.argmax(1)}; // predicted
+  /// });
+  /// ```
+  AttributionResult attribute_chosen_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const ChooseTargets& choose,
+      const ForwardArgs& additional_forward_args = {}) const;
 
   ReluRule rule() const {
     return rule_;
@@ -114,7 +157,6 @@ class ModifiedReluGradient {
   Model model_;
   ReluRule rule_;
   bool abs_;
-  std::shared_ptr<std::atomic<int64_t>> last_relu_count_;
 };
 
 /// Guided Backpropagation (Springenberg et al., 2014, arXiv:1412.6806):
@@ -156,15 +198,10 @@ struct SaliencyOptions {
 class Saliency : public ModifiedReluGradient {
  public:
   explicit Saliency(Model model, SaliencyOptions options = {})
-      : ModifiedReluGradient(std::move(model), ReluRule::kPlain, options.abs()),
-        options_(options) {}
-
-  const SaliencyOptions& options() const {
-    return options_;
-  }
-
- private:
-  SaliencyOptions options_;
+      : ModifiedReluGradient(
+            std::move(model),
+            ReluRule::kPlain,
+            options.abs()) {}
 };
 
 } // namespace guidedbp

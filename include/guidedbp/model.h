@@ -35,6 +35,20 @@ using is_plain_function = std::conjunction<
     std::disjunction<
         std::is_invocable_r<c10::IValue, F&, const std::vector<c10::IValue>&>,
         std::is_invocable_r<torch::Tensor, F&, torch::Tensor>>>;
+
+// Argument conversions of the forward functions that `Model` builds; each
+// throws a typed c10 error naming the argument.
+
+/// Throws c10::ValueError unless `args` holds exactly `expected` values.
+void check_arity(
+    const std::vector<c10::IValue>& args,
+    size_t expected,
+    const std::string& who);
+/// Argument `position` as a tensor, or throws c10::TypeError.
+torch::Tensor tensor_argument(const c10::IValue& value, size_t position);
+int64_t int_argument(const c10::IValue& value, size_t position);
+double double_argument(const c10::IValue& value, size_t position);
+bool bool_argument(const c10::IValue& value, size_t position);
 } // namespace detail
 
 /// The forward pass of a model as the attribution methods call it: the inputs,
@@ -85,9 +99,7 @@ class Model {
           std::is_base_of<torch::nn::Module, M>::value,
           int>::type = 0>
   /* implicit */ Model(std::shared_ptr<M> module)
-      : Model(nn_function(module), module->name()) {
-    nn_module_ = std::move(module);
-  }
+      : Model(nn_function(module), module->name()) {}
 
   /// A C++ `torch::nn` module holder such as `torch::nn::Sequential`.
   template <typename M>
@@ -103,33 +115,6 @@ class Model {
     return name_;
   }
 
-  /// Whether this is a TorchScript module. Those run through an executor of
-  /// guidedbp's own, always unoptimised, so that every ReLU stays visible
-  /// (see docs/design.md). NOTE: a plain function that calls a TorchScript
-  /// module itself runs that module's own executor, whose optimised plan (once
-  /// built by earlier calls with grad on) may hide ReLUs: pass the module.
-  bool is_torchscript() const {
-    return is_torchscript_;
-  }
-
-  /// The C++ nn module, when the model is one (nullptr otherwise).
-  const std::shared_ptr<torch::nn::Module>& nn_module() const {
-    return nn_module_;
-  }
-
-  /// Throws c10::ValueError unless `args` holds exactly `expected` values.
-  static void check_arity(
-      const std::vector<c10::IValue>& args,
-      size_t expected,
-      const std::string& who);
-  /// Returns argument `position` as a tensor, or throws c10::TypeError.
-  static torch::Tensor tensor_argument(
-      const c10::IValue& value,
-      size_t position);
-  static int64_t int_argument(const c10::IValue& value, size_t position);
-  static double double_argument(const c10::IValue& value, size_t position);
-  static bool bool_argument(const c10::IValue& value, size_t position);
-
  private:
   template <typename F>
   static Function wrap_function(F function) {
@@ -141,8 +126,8 @@ class Model {
     } else {
       return [function = std::move(function)](
                  const std::vector<c10::IValue>& args) mutable {
-        check_arity(args, 1, "function");
-        return c10::IValue(function(tensor_argument(args[0], 0)));
+        detail::check_arity(args, 1, "function");
+        return c10::IValue(function(detail::tensor_argument(args[0], 0)));
       };
     }
   }
@@ -151,13 +136,13 @@ class Model {
   static T argument(const c10::IValue& value, size_t position) {
     using U = std::decay_t<T>;
     if constexpr (std::is_same<U, torch::Tensor>::value) {
-      return tensor_argument(value, position);
+      return detail::tensor_argument(value, position);
     } else if constexpr (std::is_same<U, bool>::value) {
-      return bool_argument(value, position);
+      return detail::bool_argument(value, position);
     } else if constexpr (std::is_integral<U>::value) {
-      return static_cast<U>(int_argument(value, position));
+      return static_cast<U>(detail::int_argument(value, position));
     } else if constexpr (std::is_floating_point<U>::value) {
-      return static_cast<U>(double_argument(value, position));
+      return static_cast<U>(detail::double_argument(value, position));
     } else {
       static_assert(
           std::is_same<U, torch::Tensor>::value,
@@ -180,7 +165,7 @@ class Model {
       M& module,
       const std::vector<c10::IValue>& args,
       std::index_sequence<I...>) {
-    check_arity(args, sizeof...(Args), module.name() + ".forward");
+    detail::check_arity(args, sizeof...(Args), module.name() + ".forward");
     return to_output(module.forward(argument<Args>(args[I], I)...));
   }
 
@@ -207,9 +192,9 @@ class Model {
     if constexpr (std::is_same<M, torch::nn::SequentialImpl>::value) {
       // Sequential's forward is a template: it takes one tensor here.
       return [module](const std::vector<c10::IValue>& args) {
-        check_arity(args, 1, "torch::nn::Sequential");
+        detail::check_arity(args, 1, "torch::nn::Sequential");
         return c10::IValue(module->template forward<torch::Tensor>(
-            tensor_argument(args[0], 0)));
+            detail::tensor_argument(args[0], 0)));
       };
     } else {
       return bind_forward(module, &M::forward);
@@ -218,8 +203,6 @@ class Model {
 
   Function function_;
   std::string name_;
-  bool is_torchscript_ = false;
-  std::shared_ptr<torch::nn::Module> nn_module_;
 };
 
 } // namespace guidedbp

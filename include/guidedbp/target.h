@@ -8,17 +8,18 @@
 
 namespace guidedbp {
 
+// clang-format off
 /// Which output of the model an attribution explains: every form of Captum's
 /// `target` argument (`captum.attr` `TargetType`).
 ///
-/// | Captum (Python)              | guidedbp (C++) | |
-/// ---------------------------- | ------------------------------------------- |
-/// | `None`                       | `Target()` or `Target::none()` | | `3` |
-/// `3` (implicit) or `Target::index(3)`        | | `(1, 2)` |
-/// `Target::tuple({1, 2})`                     | | `[3, 1, 0]` |
-/// `Target::per_example({3, 1, 0})`            | | `[(0, 1), (2, 3)]` |
-/// `Target::per_example_tuples({{0,1},{2,3}})` | | `torch.tensor(3)` / `[3, 1]`
-/// | a `torch::Tensor` (implicit)                |
+/// | Captum (Python)              | guidedbp (C++)                              |
+/// | ---------------------------- | ------------------------------------------- |
+/// | `None`                       | `Target()` or `Target::none()`              |
+/// | `3`                          | `3` (implicit) or `Target::index(3)`        |
+/// | `(1, 2)`                     | `Target::tuple({1, 2})`                     |
+/// | `[3, 1, 0]`                  | `Target::per_example({3, 1, 0})`            |
+/// | `[(0, 1), (2, 3)]`           | `Target::per_example_tuples({{0,1},{2,3}})` |
+/// | `torch.tensor(3)` / `[3, 1]` | a `torch::Tensor` (implicit)                |
 ///
 /// Selection follows Captum's `_select_targets`: an index or tuple indexes
 /// dimensions 1..k of every example (negative values count from the end, as
@@ -31,6 +32,7 @@ namespace guidedbp {
 /// gbp.attribute(x, /*target=*/3);
 /// gbp.attribute(x, guidedbp::Target::per_example({3, 1, 0}));
 /// ```
+// clang-format on
 class Target {
  public:
   /// The form of a target, one per Captum form.
@@ -89,8 +91,5 @@ class Target {
   std::vector<int64_t> indices_;
   std::vector<std::vector<int64_t>> tuples_;
 };
-
-/// Same as `target.select(output)`.
-torch::Tensor select_targets(const torch::Tensor& output, const Target& target);
 
 } // namespace guidedbp

@@ -47,6 +47,11 @@ VisualMethod parse_visual_method(const std::string& name);
 /// Captum's name of `sign` / `method` ("absolute_value", "heat_map", ...).
 std::string to_string(VisualSign sign);
 std::string to_string(VisualMethod method);
+/// All of Captum's names, in enum order: {"all", "positive", "negative",
+/// "absolute_value"} and {"heat_map", "blended_heat_map", "masked_image",
+/// "alpha_scaling"} (e.g. for a command line's choices).
+std::vector<std::string> visual_sign_names();
+std::vector<std::string> visual_method_names();
 /// The colour map Captum uses by default for `sign`.
 Colormap default_colormap(VisualSign sign);
 
@@ -63,6 +68,7 @@ struct VisualizeOptions {
   TORCH_ARG(double, alpha_overlay) = 0.5;
 };
 
+// clang-format off
 /// The value at which the cumulative sum of the sorted `values` first
 /// reaches `percentile` percent of their total (Captum's
 /// `_cumulative_sum_threshold`): sort ascending, cumulative sum, return the
@@ -75,12 +81,13 @@ struct VisualizeOptions {
 /// Example:
 /// ```
 /// // sorted 1,2,3,4, cumulative 1,3,6,10; 50% of 10 is first reached at 3.
-/// double t =
-/// guidedbp::cumulative_sum_threshold(torch::tensor({4., 1., 3., 2.}), 50);
+/// double t = guidedbp::cumulative_sum_threshold(torch::tensor({4., 1., 3., 2.}), 50);
 /// // t == 3
 /// ```
+// clang-format on
 double cumulative_sum_threshold(const torch::Tensor& values, double percentile);
 
+// clang-format off
 /// Captum's `_normalize_attr`: sums `attribution` (C x H x W, channels
 /// first as in torch, or already H x W) over its channels, keeps the values
 /// `sign` selects, divides by the `100 - outlier_perc` mass threshold and
@@ -97,9 +104,9 @@ double cumulative_sum_threshold(const torch::Tensor& values, double percentile);
 ///
 /// Example:
 /// ```
-/// torch::Tensor m = guidedbp::normalize_attr(a[0], guidedbp::VisualSign::kAll,
-/// 2);
+/// torch::Tensor m = guidedbp::normalize_attr(a[0], guidedbp::VisualSign::kAll, 2);
 /// ```
+// clang-format on
 torch::Tensor normalize_attr(
     const torch::Tensor& attribution,
     VisualSign sign,
@@ -169,18 +176,5 @@ torch::Tensor visualize_image_attr(
     const torch::Tensor& attribution,
     const torch::Tensor& image,
     const VisualizeOptions& options = {});
-
-/// Enlarges an H x W x C image by the integer `scale` (each pixel becomes a
-/// `scale` x `scale` block: nearest neighbour). Throws c10::ValueError for
-/// `scale < 1` or a result wider or taller than 65535 pixels.
-torch::Tensor enlarge_nearest(const torch::Tensor& image, int64_t scale);
-
-/// Places H x W x 3 uint8 images side by side, left to right, separated by
-/// `gap` columns of white and padded with white at the bottom when heights
-/// differ (like `visualize_image_attr_multiple`'s row of panels, without
-/// titles). Throws c10::ValueError for an empty list or another shape/dtype.
-torch::Tensor side_by_side(
-    const std::vector<torch::Tensor>& images,
-    int64_t gap = 8);
 
 } // namespace guidedbp

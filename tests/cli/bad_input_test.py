@@ -719,8 +719,8 @@ def area_explain(f):
             no_leftovers(out_dir)
         check(f"explain {row}", body)
 
-    per_image("model returns a tuple", [], ["the model returned a Tuple"], f["tuple"])
-    per_image("model returns a dict", [], ["the model returned a GenericDict"], f["dict"])
+    per_image("model returns a tuple", [], ["returned a Tuple", "one output tensor of scores"], f["tuple"])
+    per_image("model returns a dict", [], ["returned a GenericDict", "one output tensor of scores"], f["dict"])
     per_image("model for N x C scores of another shape", [],
               ["RuntimeError:", "channels"], f["model"])
     per_image("--target out of range", ["--target", "9"],

@@ -12,6 +12,7 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "file_util.h"
+#include "methods.h"
 #include "model_io.h"
 #include "npy_format.h"
 #include "target_convert.h"
@@ -129,9 +130,7 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
-  if (args.abs && args.method != "saliency") {
-    throw UsageError("--abs applies to --method saliency only");
-  }
+  check_method_options(args.method, args.abs);
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));
@@ -171,7 +170,7 @@ int run_attribute(const AttributeArgs& args) {
       make_method(module, args.method, args.abs);
   // One forward pass for all targets; K > 1 stacks each input's K maps.
   std::vector<std::vector<torch::Tensor>> per_target =
-      method->attribute_targets(inputs, targets, extra);
+      method->attribute_targets(inputs, targets, extra).attributions;
   std::vector<torch::Tensor> attributions;
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::vector<torch::Tensor> maps;

@@ -49,6 +49,17 @@ struct ExplainArgs {
   int64_t scale = 0; ///< 0: automatic (about 224 pixels on the longer side).
 };
 
+/// The accepted values of `--method`, `--visual` and `--sign`, from the
+/// tables that implement them (methods.cpp, the library's visualization
+/// names), so that the parser's checks and help never drift from them.
+std::vector<std::string> method_choices();
+std::vector<std::string> visual_choices();
+std::vector<std::string> sign_choices();
+
+/// Throws UsageError for `--abs` with a method other than saliency, or an
+/// unknown method.
+void check_method_options(const std::string& method, bool abs);
+
 /// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
 /// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
 int run_attribute(const AttributeArgs& args);

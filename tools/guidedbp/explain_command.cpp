@@ -3,6 +3,7 @@
 #include <guidedbp/visualization.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,31 +16,17 @@
 #include "commands.h"
 #include "file_util.h"
 #include "image_io.h"
+#include "methods.h"
 #include "model_io.h"
+#include "panel.h"
 #include "preprocess.h"
 #include "progress.h"
+#include "report.h"
 #include "tensor_io.h"
 
 namespace guidedbp {
 namespace cli {
 namespace {
-
-// Collects the library's warnings (TORCH_WARN) during one image, so they can
-// be reported as one line each, naming the image.
-class CollectingWarnings : public c10::WarningHandler {
- public:
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    std::string line = first_line(msg);
-    for (const std::string& seen : messages) {
-      if (seen == line) {
-        return;
-      }
-    }
-    messages.push_back(line);
-  }
-  std::vector<std::string> messages;
-};
 
 std::vector<std::string> read_labels(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
@@ -125,13 +112,17 @@ std::string name_failure(const std::string& image, const std::string& message) {
 
 } // namespace
 
+std::vector<std::string> visual_choices() {
+  return visual_method_names();
+}
+
+std::vector<std::string> sign_choices() {
+  return visual_sign_names();
+}
+
 int run_explain(const ExplainArgs& args) {
-  if (args.abs && args.method != "saliency") {
-    throw UsageError("--abs applies to --method saliency only");
-  }
-  if (args.grayscale && args.rgb) {
-    throw UsageError("--grayscale and --rgb exclude each other");
-  }
+  // (--grayscale with --rgb, --target with --top-k: CLI11 rejects them.)
+  check_method_options(args.method, args.abs);
   if (args.mean.empty() != args.std.empty()) {
     throw UsageError("--mean and --std go together");
   }
@@ -183,106 +174,108 @@ int run_explain(const ExplainArgs& args) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     const Job& job = jobs[j];
     progress.update(j, job.image);
-    CollectingWarnings warnings;
     std::vector<std::string> lines;
+    // The library's warnings (TORCH_WARN) for this image, each once, reported
+    // with the image's name after it.
+    std::vector<std::string> warnings;
     try {
-      c10::Warning::WarningHandlerGuard guard(&warnings);
+      WarningLines collect([&warnings](const std::string& line) {
+        if (std::find(warnings.begin(), warnings.end(), line) ==
+            warnings.end()) {
+          warnings.push_back(line);
+        }
+      });
       std::vector<uint8_t> bytes = read_file(job.image);
       Image image = decode_image(bytes.data(), bytes.size(), job.image);
       Preprocessed input = preprocess(image, pre);
 
-      torch::Tensor logits;
-      {
-        torch::NoGradGuard no_grad;
-        c10::IValue out = module.forward({input.input});
-        if (!out.isTensor()) {
-          throw CliError(
-              "the model returned a " + out.tagKind() +
-              "; explain needs a tensor of N x classes scores");
-        }
-        logits = out.toTensor();
-      }
-      if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) < 1) {
-        throw CliError(
-            "the model's output for one image has shape " +
-            c10::str(logits.sizes()) +
-            "; explain needs 1 x classes scores (use `guidedbp attribute` for other models)");
-      }
-      const int64_t classes = logits.size(1);
-      if (!labels.empty() && static_cast<int64_t>(labels.size()) != classes &&
-          !warned_labels) {
-        warned_labels = true;
-        progress.clear();
-        std::fprintf(
-            stderr,
-            "guidedbp: warning: %s has %zu labels but the model has %lld classes\n",
-            args.labels.c_str(),
-            labels.size(),
-            static_cast<long long>(classes));
-      }
-      torch::Tensor probs = torch::softmax(logits[0].to(torch::kFloat64), 0);
-      const int64_t predicted = probs.argmax().item<int64_t>();
-
-      // The classes to explain, each with a tag used in file names and lines.
+      // The classes to explain are chosen from the output of the same
+      // forward pass that the attributions use.
+      torch::Tensor probs;
+      int64_t predicted = 0;
       std::vector<int64_t> targets;
-      if (args.top_k > 0) {
-        if (args.top_k > classes) {
+      auto choose = [&](const torch::Tensor& logits) {
+        if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) < 1) {
           throw CliError(
-              "--top-k " + std::to_string(args.top_k) +
-              " but the model has only " + std::to_string(classes) +
-              " classes");
+              "the model's output for one image has shape " +
+              c10::str(logits.sizes()) +
+              "; explain needs 1 x classes scores (use `guidedbp attribute` for other models)");
         }
-        torch::Tensor top = std::get<1>(probs.topk(args.top_k));
-        for (int64_t k = 0; k < args.top_k; ++k) {
-          targets.push_back(top[k].item<int64_t>());
+        const int64_t classes = logits.size(1);
+        if (!labels.empty() && static_cast<int64_t>(labels.size()) != classes &&
+            !warned_labels) {
+          warned_labels = true;
+          progress.clear();
+          std::fprintf(
+              stderr,
+              "guidedbp: warning: %s has %zu labels but the model has %lld classes\n",
+              args.labels.c_str(),
+              labels.size(),
+              static_cast<long long>(classes));
         }
-      } else if (args.has_target) {
-        int64_t t = args.target < 0 ? args.target + classes : args.target;
-        if (t < 0 || t >= classes) {
-          throw CliError(
-              "--target " + std::to_string(args.target) +
-              " is out of range for a model with " + std::to_string(classes) +
-              " classes (valid: 0.." + std::to_string(classes - 1) +
-              ", or negative from the end)");
+        probs = torch::softmax(logits[0].to(torch::kFloat64), 0);
+        predicted = probs.argmax().item<int64_t>();
+        if (args.top_k > 0) {
+          if (args.top_k > classes) {
+            throw CliError(
+                "--top-k " + std::to_string(args.top_k) +
+                " but the model has only " + std::to_string(classes) +
+                " classes");
+          }
+          torch::Tensor top = std::get<1>(probs.topk(args.top_k));
+          for (int64_t k = 0; k < args.top_k; ++k) {
+            targets.push_back(top[k].item<int64_t>());
+          }
+        } else if (args.has_target) {
+          int64_t t = args.target < 0 ? args.target + classes : args.target;
+          if (t < 0 || t >= classes) {
+            throw CliError(
+                "--target " + std::to_string(args.target) +
+                " is out of range for a model with " + std::to_string(classes) +
+                " classes (valid: 0.." + std::to_string(classes - 1) +
+                ", or negative from the end)");
+          }
+          targets.push_back(t);
+        } else {
+          targets.push_back(predicted);
         }
-        targets.push_back(t);
-      } else {
-        targets.push_back(predicted);
-      }
-
-      std::vector<Target> target_list(targets.begin(), targets.end());
-      std::vector<std::vector<torch::Tensor>> maps =
-          method->attribute_targets({input.input}, target_list);
+        return std::vector<Target>(targets.begin(), targets.end());
+      };
+      AttributionResult result =
+          method->attribute_chosen_targets({input.input}, choose);
 
       int64_t h = input.pixels.size(1);
       int64_t w = input.pixels.size(2);
-      int64_t scale = args.scale > 0
-          ? args.scale
-          : std::max<int64_t>(1, 224 / std::max(h, w));
+      // --scale is at most 64; the automatic scale at most 224.
+      const int scale = static_cast<int>(
+          args.scale > 0 ? args.scale
+                         : std::max<int64_t>(1, 224 / std::max(h, w)));
       VisualizeOptions options =
           VisualizeOptions().method(visual).sign(sign).outlier_perc(
               args.outlier_perc);
 
       StagedFiles files;
-      std::vector<torch::Tensor> panel{
-          enlarge_nearest(image_to_rgb(input.pixels), scale)};
+      std::vector<Image> panel{
+          enlarge_nearest(to_image(image_to_rgb(input.pixels)), scale)};
       std::vector<std::string> written;
       for (size_t k = 0; k < targets.size(); ++k) {
-        torch::Tensor attribution = maps.at(k).at(0);
+        torch::Tensor attribution = result.attributions.at(k).at(0);
         std::string base = dir + job.stem;
         if (args.top_k > 0) {
           base += "_top" + std::to_string(k + 1);
         }
         base += "_class" + std::to_string(targets[k]);
-        torch::Tensor rgb = enlarge_nearest(
-            visualize_image_attr(attribution[0], input.pixels, options), scale);
+        Image rgb = enlarge_nearest(
+            to_image(
+                visualize_image_attr(attribution[0], input.pixels, options)),
+            scale);
         std::string png;
         if (args.panel) {
           panel.push_back(rgb);
           png = dir + job.stem + "_panel.png";
         } else {
           png = base + ".png";
-          files.stage(png, encode_png(to_image(rgb)));
+          files.stage(png, encode_png(rgb));
         }
         if (args.save_raw) {
           files.stage(base + ".npy", encode_tensor(attribution, base + ".npy"));
@@ -305,20 +298,15 @@ int run_explain(const ExplainArgs& args) {
       }
       if (args.panel) {
         files.stage(
-            dir + job.stem + "_panel.png",
-            encode_png(to_image(side_by_side(panel))));
+            dir + job.stem + "_panel.png", encode_png(side_by_side(panel)));
       }
       files.commit();
-    } catch (const c10::Error& e) {
-      failures.push_back(
-          name_failure(job.image, first_line(e.what_without_backtrace())));
-      lines.clear();
-    } catch (const std::exception& e) {
-      failures.push_back(name_failure(job.image, first_line(e.what())));
+    } catch (const std::exception& e) { // c10::Error, CliError, ...
+      failures.push_back(name_failure(job.image, error_line(e)));
       lines.clear();
     }
     progress.clear();
-    for (const std::string& message : warnings.messages) {
+    for (const std::string& message : warnings) {
       std::fprintf(
           stderr,
           "guidedbp: warning: %s: %s\n",

@@ -3,6 +3,7 @@
 // explain_command.cpp.
 
 #include <c10/util/Exception.h>
+#include <guidedbp/version.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -11,29 +12,12 @@
 
 #include "cli_error.h"
 #include "commands.h"
-
-#ifndef GUIDEDBP_CLI_VERSION
-#define GUIDEDBP_CLI_VERSION "unknown"
-#endif
+#include "report.h"
 
 namespace {
 
 using guidedbp::cli::AttributeArgs;
 using guidedbp::cli::ExplainArgs;
-
-std::string one_line(const std::string& message) {
-  return guidedbp::cli::summarize_error(message);
-}
-
-// Library warnings (TORCH_WARN) outside explain's per-image handler: one
-// line each on stderr.
-class LineWarnings : public c10::WarningHandler {
- public:
-  void process(const c10::SourceLocation&, const std::string& msg, const bool)
-      override {
-    std::fprintf(stderr, "guidedbp: warning: %s\n", one_line(msg).c_str());
-  }
-};
 
 const char* kTargetHelp =
     "Which output to explain, a Python-like literal as Captum's `target`: "
@@ -100,8 +84,11 @@ Examples:
 } // namespace
 
 int main(int argc, char** argv) {
-  LineWarnings warnings;
-  c10::Warning::WarningHandlerGuard guard(&warnings);
+  // Library warnings (TORCH_WARN) outside explain's per-image handler: one
+  // line each on stderr.
+  guidedbp::cli::WarningLines warnings([](const std::string& line) {
+    std::fprintf(stderr, "guidedbp: warning: %s\n", line.c_str());
+  });
 
   CLI::App app{
       "guidedbp: Guided Backpropagation, Deconvolution and Saliency attributions "
@@ -109,9 +96,8 @@ int main(int argc, char** argv) {
       "guidedbp"};
   app.require_subcommand(1);
   app.set_version_flag(
-      "--version", std::string("guidedbp ") + GUIDEDBP_CLI_VERSION);
-  const std::vector<std::string> kMethods = {
-      "guided-backprop", "deconvolution", "saliency"};
+      "--version", std::string("guidedbp ") + guidedbp::kVersion);
+  const std::vector<std::string> kMethods = guidedbp::cli::method_choices();
 
   AttributeArgs attribute;
   CLI::App* a = app.add_subcommand(
@@ -219,14 +205,13 @@ int main(int argc, char** argv) {
       "--abs", explain.abs, "saliency only: absolute value of the gradient");
   e->add_option(
        "--visual", explain.visual, "how to draw the map (Captum's method)")
-      ->check(CLI::IsMember(
-          {"heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}))
+      ->check(CLI::IsMember(guidedbp::cli::visual_choices()))
       ->capture_default_str();
   e->add_option(
        "--sign",
        explain.sign,
        "which attribution values to show (Captum's sign)")
-      ->check(CLI::IsMember({"all", "positive", "negative", "absolute_value"}))
+      ->check(CLI::IsMember(guidedbp::cli::sign_choices()))
       ->capture_default_str();
   e->add_option(
        "--outlier-perc",
@@ -263,7 +248,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "guidedbp: %s (see guidedbp%s --help)\n",
-        one_line(error.what()).c_str(),
+        guidedbp::cli::summarize_error(error.what()).c_str(),
         command.c_str());
     return 2;
   }
@@ -275,19 +260,15 @@ int main(int argc, char** argv) {
     }
     return guidedbp::cli::run_explain(explain);
   } catch (const guidedbp::cli::UsageError& error) {
-    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
-    return 2;
-  } catch (const c10::Error& error) {
     std::fprintf(
-        stderr,
-        "guidedbp: %s\n",
-        one_line(error.what_without_backtrace()).c_str());
-    return 1;
+        stderr, "guidedbp: %s\n", guidedbp::cli::error_line(error).c_str());
+    return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "guidedbp: out of memory\n");
     return 1;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "guidedbp: %s\n", one_line(error.what()).c_str());
+  } catch (const std::exception& error) { // c10::Error, CliError, ...
+    std::fprintf(
+        stderr, "guidedbp: %s\n", guidedbp::cli::error_line(error).c_str());
     return 1;
   } catch (...) {
     std::fprintf(stderr, "guidedbp: unknown error\n");

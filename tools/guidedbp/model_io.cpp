@@ -4,13 +4,10 @@
 
 #include "cli_error.h"
 #include "file_util.h"
+#include "report.h"
 
 namespace guidedbp {
 namespace cli {
-
-std::string first_line(const std::string& message) {
-  return summarize_error(message);
-}
 
 torch::jit::Module load_model(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
@@ -22,33 +19,13 @@ torch::jit::Module load_model(const std::string& path) {
     module = torch::jit::load(stream);
   } catch (const c10::Error& e) {
     throw CliError(
-        path + ": not a TorchScript model (" +
-        first_line(e.what_without_backtrace()) +
+        path + ": not a TorchScript model (" + error_line(e) +
         "); save one with torch.jit.script(model).save(path)");
   } catch (const std::exception& e) {
-    throw CliError(
-        path + ": not a TorchScript model (" + first_line(e.what()) + ")");
+    throw CliError(path + ": not a TorchScript model (" + error_line(e) + ")");
   }
   module.eval();
   return module;
-}
-
-std::unique_ptr<ModifiedReluGradient> make_method(
-    const torch::jit::Module& module,
-    const std::string& method,
-    bool abs) {
-  if (method == "guided-backprop") {
-    return std::make_unique<GuidedBackprop>(module);
-  }
-  if (method == "deconvolution") {
-    return std::make_unique<Deconvolution>(module);
-  }
-  if (method == "saliency") {
-    return std::make_unique<Saliency>(module, SaliencyOptions().abs(abs));
-  }
-  throw UsageError(
-      "unknown --method '" + method +
-      "' (expected guided-backprop, deconvolution or saliency)");
 }
 
 } // namespace cli

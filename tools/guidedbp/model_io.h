@@ -1,9 +1,7 @@
 #pragma once
 
-#include <guidedbp/attribution.h>
 #include <torch/script.h>
 
-#include <memory>
 #include <string>
 
 namespace guidedbp {
@@ -13,16 +11,6 @@ namespace cli {
 /// it in eval mode. Throws CliError naming the file when it is missing or is
 /// not a TorchScript archive.
 torch::jit::Module load_model(const std::string& path);
-
-/// The attribution method named on the command line: "guided-backprop",
-/// "deconvolution" or "saliency" (`abs`: Saliency's absolute value).
-std::unique_ptr<ModifiedReluGradient> make_method(
-    const torch::jit::Module& module,
-    const std::string& method,
-    bool abs);
-
-/// The first line of an exception's message, without the C++ backtrace.
-std::string first_line(const std::string& message);
 
 } // namespace cli
 } // namespace guidedbp

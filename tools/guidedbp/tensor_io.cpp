@@ -7,6 +7,7 @@
 #include "cli_error.h"
 #include "file_util.h"
 #include "npy_format.h"
+#include "report.h"
 
 namespace guidedbp {
 namespace cli {
@@ -86,9 +87,8 @@ torch::Tensor read_pt(const std::string& path) {
   try {
     value = torch::pickle_load(data);
   } catch (const c10::Error& e) {
-    std::string message = e.what_without_backtrace();
-    message = message.substr(0, message.find('\n'));
-    throw CliError(path + ": not a readable .pt tensor file (" + message + ")");
+    throw CliError(
+        path + ": not a readable .pt tensor file (" + error_line(e) + ")");
   }
   if (!value.isTensor()) {
     throw CliError(
