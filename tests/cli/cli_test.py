@@ -419,6 +419,26 @@ def area_attribute():
             assert_close(load(ob), rb, torch.float32)
     check("attribute two inputs and forward args (tensor file, float, int, bool)", extra_args)
 
+    def runtime_options():
+        # --device cpu, --threads and --allow-tf32 (a no-op on the CPU) give the
+        # reference's values; explain takes the same options.
+        (eager, model_path), x = models_for("classifier")
+        inp = save(x, "rt_in.npy")
+        expected = reference(eager, x, 1)
+        for extra in (["--device", "cpu"], ["--threads", "2"], ["--threads", "1"],
+                      ["--allow-tf32"]):
+            out = path("rt_out.npy")
+            run("attribute", "--model", model_path, "--input", inp, "--target", "1",
+                "--output", out, *extra, expect=0)
+            assert_close(load(out), expected, torch.float32)
+        shipped = os.path.join(ARGS.source_dir, "examples", "fashion_mnist")
+        image = sorted(glob.glob(os.path.join(shipped, "images", "*.png")))[0]
+        out_dir = path("rt_explain")
+        run("explain", "--model", os.path.join(shipped, "model.pt"), "--device", "cpu",
+            "--threads", "1", "--out-dir", out_dir, image, expect=0)
+        assert len(glob.glob(os.path.join(out_dir, "*.png"))) == 1
+    check("attribute/explain --device cpu, --threads, --allow-tf32", runtime_options)
+
 
 def area_methods():
     for method, rule in (("guided-backprop", "guided"), ("deconvolution", "deconvolution"),

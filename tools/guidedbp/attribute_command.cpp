@@ -15,6 +15,7 @@
 #include "methods.h"
 #include "model_io.h"
 #include "npy_format.h"
+#include "runtime.h"
 #include "target_convert.h"
 #include "target_literal.h"
 #include "tensor_io.h"
@@ -140,7 +141,9 @@ int run_attribute(const AttributeArgs& args) {
     targets.push_back(Target());
   }
 
+  const torch::Device device = apply_runtime(args.runtime);
   torch::jit::Module module = load_model(args.model);
+  module.to(device);
   std::vector<torch::Tensor> inputs;
   for (const std::string& path : args.inputs) {
     inputs.push_back(read_tensor(path));
@@ -166,16 +169,26 @@ int run_attribute(const AttributeArgs& args) {
     warn_non_finite(inputs[i], args.inputs[i], "input");
   }
 
+  // The tensors go where the model is; the attributions come back.
+  std::vector<torch::Tensor> on_device;
+  for (const torch::Tensor& x : inputs) {
+    on_device.push_back(x.to(device));
+  }
+  for (c10::IValue& arg : extra) {
+    if (arg.isTensor()) {
+      arg = arg.toTensor().to(device);
+    }
+  }
   std::unique_ptr<ModifiedReluGradient> method =
       make_method(module, args.method, args.abs);
   // One forward pass for all targets; K > 1 stacks each input's K maps.
   std::vector<std::vector<torch::Tensor>> per_target =
-      method->attribute_targets(inputs, targets, extra).attributions;
+      method->attribute_targets(on_device, targets, extra).attributions;
   std::vector<torch::Tensor> attributions;
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::vector<torch::Tensor> maps;
     for (const auto& attribution : per_target) {
-      maps.push_back(attribution.at(i));
+      maps.push_back(attribution.at(i).to(torch::kCPU));
     }
     attributions.push_back(stacked ? torch::stack(maps) : maps.front());
   }

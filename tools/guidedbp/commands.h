@@ -10,6 +10,17 @@
 namespace guidedbp {
 namespace cli {
 
+/// Where and how a subcommand computes: --device, --threads, --allow-tf32
+/// (applied by runtime.h's apply_runtime).
+struct RuntimeArgs {
+  std::string device = "cpu"; ///< "cpu", "cuda" or "cuda:N".
+  int threads = 0;            ///< Intra-op CPU threads; 0: LibTorch's default.
+  bool allow_tf32 = false;    ///< Let cuDNN and cuBLAS use TF32 on CUDA.
+};
+
+/// True for the spellings --device takes: cpu, cuda, cuda:N.
+bool is_device_spelling(const std::string& text);
+
 /// `guidedbp attribute`.
 struct AttributeArgs {
   std::string model;
@@ -21,6 +32,7 @@ struct AttributeArgs {
   std::string method = "guided-backprop";
   bool abs = false; ///< Saliency only: absolute value (Captum's default).
   std::vector<std::string> outputs;
+  RuntimeArgs runtime;
 };
 
 /// `guidedbp explain`.
@@ -47,6 +59,7 @@ struct ExplainArgs {
   bool panel = false;
   bool save_raw = false;
   int64_t scale = 0; ///< 0: automatic (about 224 pixels on the longer side).
+  RuntimeArgs runtime;
 };
 
 /// The accepted values of `--method`, `--visual` and `--sign`, from the

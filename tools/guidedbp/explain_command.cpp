@@ -22,6 +22,7 @@
 #include "preprocess.h"
 #include "progress.h"
 #include "report.h"
+#include "runtime.h"
 #include "tensor_io.h"
 
 namespace guidedbp {
@@ -143,7 +144,9 @@ int run_explain(const ExplainArgs& args) {
   if (!args.labels.empty()) {
     labels = read_labels(args.labels);
   }
+  const torch::Device device = apply_runtime(args.runtime);
   torch::jit::Module module = load_model(args.model);
+  module.to(device);
   std::unique_ptr<ModifiedReluGradient> method =
       make_method(module, args.method, args.abs);
   make_directories(args.out_dir);
@@ -213,7 +216,7 @@ int run_explain(const ExplainArgs& args) {
               labels.size(),
               static_cast<long long>(classes));
         }
-        probs = torch::softmax(logits[0].to(torch::kFloat64), 0);
+        probs = torch::softmax(logits[0].to(torch::kCPU, torch::kFloat64), 0);
         predicted = probs.argmax().item<int64_t>();
         if (args.top_k > 0) {
           if (args.top_k > classes) {
@@ -242,7 +245,7 @@ int run_explain(const ExplainArgs& args) {
         return std::vector<Target>(targets.begin(), targets.end());
       };
       AttributionResult result =
-          method->attribute_chosen_targets({input.input}, choose);
+          method->attribute_chosen_targets({input.input.to(device)}, choose);
 
       int64_t h = input.pixels.size(1);
       int64_t w = input.pixels.size(2);
@@ -259,7 +262,8 @@ int run_explain(const ExplainArgs& args) {
           enlarge_nearest(to_image(image_to_rgb(input.pixels)), scale)};
       std::vector<std::string> written;
       for (size_t k = 0; k < targets.size(); ++k) {
-        torch::Tensor attribution = result.attributions.at(k).at(0);
+        torch::Tensor attribution =
+            result.attributions.at(k).at(0).to(torch::kCPU);
         std::string base = dir + job.stem;
         if (args.top_k > 0) {
           base += "_top" + std::to_string(k + 1);

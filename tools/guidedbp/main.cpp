@@ -81,6 +81,36 @@ Examples:
   guidedbp explain --model resnet.pt --resize 256 --center-crop 224 \
       --normalize imagenet --top-k 3 --panel --out-dir maps cat.jpg)";
 
+// --device, --threads, --allow-tf32: the same for every subcommand.
+void add_runtime_options(CLI::App* command, guidedbp::cli::RuntimeArgs& args) {
+  command
+      ->add_option(
+          "--device",
+          args.device,
+          "where the model runs: cpu, cuda (device 0) or cuda:N")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return guidedbp::cli::is_device_spelling(value)
+                ? std::string()
+                : "'" + value + "' is not a device; use cpu, cuda or cuda:N";
+          },
+          "cpu|cuda|cuda:N"))
+      ->capture_default_str();
+  command
+      ->add_option(
+          "--threads",
+          args.threads,
+          "intra-op CPU threads (default: LibTorch's, one per physical core, or "
+          "OMP_NUM_THREADS)")
+      ->check(CLI::Range(1, 1024));
+  command->add_flag(
+      "--allow-tf32",
+      args.allow_tf32,
+      "CUDA: let cuDNN convolutions and cuBLAS matmuls use TF32: faster on "
+      "Ampere and later, but maps then differ from CPU ones by up to several "
+      "percent (default: off, full float32)");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -144,6 +174,7 @@ int main(int argc, char** argv) {
        "output file (.npy or .pt), one per --input in the same order")
       ->required()
       ->take_all();
+  add_runtime_options(a, attribute.runtime);
   a->footer(kAttributeFooter);
 
   ExplainArgs explain;
@@ -236,6 +267,7 @@ int main(int argc, char** argv) {
        "enlarge maps by this integer factor, nearest neighbour (default: 224 / the longer "
        "side, at least 1; 8 for 28x28)")
       ->check(CLI::Range(int64_t(1), int64_t(64)));
+  add_runtime_options(e, explain.runtime);
   e->footer(kExplainFooter);
 
   try {

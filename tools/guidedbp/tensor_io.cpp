@@ -90,10 +90,11 @@ torch::Tensor read_pt(const std::string& path) {
     throw CliError(
         path + ": not a readable .pt tensor file (" + error_line(e) + ")");
   }
+  // LibTorch 1.13's pickle_load throws above for a dict; 2.x reads it.
   if (!value.isTensor()) {
     throw CliError(
-        path + ": the .pt file holds a " + value.tagKind() +
-        ", not a tensor; save a single tensor with torch.save(tensor, path)");
+        path + ": not a tensor file: it holds a " + value.tagKind() +
+        "; save a single tensor with torch.save(tensor, path)");
   }
   return value.toTensor();
 }
