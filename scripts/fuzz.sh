@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/, clang-14, ASan + UBSan, no LibTorch),
+# Builds the libFuzzer targets (fuzz/, the release's clang, ASan + UBSan, no LibTorch),
 # replays every committed seed and regression input, then fuzzes each target
 # for a bounded time. Fails if any input crashes, leaks, trips a sanitizer or
 # breaks a target's invariant; a new crashing input is copied into
@@ -18,8 +18,9 @@ if ((${#targets[@]} == 0)); then
   targets=(fuzz_npy fuzz_target_literal fuzz_image)
 fi
 
-cxx=${FUZZ_CXX:-clang++-14}
-command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found (scripts/install-deps.sh installs clang-14)" >&2; exit 1; }
+source scripts/debian-release.sh
+cxx=${FUZZ_CXX:-clang++-$GUIDEDBP_CLANG_VERSION}
+command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 cmake -S fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]}" >/dev/null
 

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages guidedbp needs, only those that are missing.
+# Installs the Debian packages guidedbp needs, only those that are missing.
+# Debian 12 (bookworm: LibTorch 1.13) and Debian 13 (trixie: LibTorch 2.6).
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -euo pipefail
 
+# The clang that builds the fuzzers and the sanitizer run: the release's own.
+# shellcheck source=scripts/debian-release.sh
+source "$(dirname "$0")/debian-release.sh"
+
 packages=(
   g++ cmake make pkg-config
-  libtorch-dev            # LibTorch 1.13 (CPU), found by find_package(Torch)
+  libtorch-dev            # LibTorch (CPU), found by find_package(Torch)
   python3-torch python3-torchvision python3-numpy  # references, model export
   dataset-fashion-mnist   # training and accuracy data of the shipped model
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libpng-dev libjpeg-dev
-  clang-14 libclang-rt-14-dev  # fuzzers and sanitizers
-  clang-format git             # the style check in scripts/test.sh
+  "clang-$GUIDEDBP_CLANG_VERSION" "libclang-rt-$GUIDEDBP_CLANG_VERSION-dev" # fuzzers, sanitizers
+  clang-format git        # the style check in scripts/test.sh
+  debootstrap             # scripts/test-debian13.sh makes a Debian 13 root
 )
 
 missing=()
