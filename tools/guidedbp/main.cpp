@@ -13,6 +13,7 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "report.h"
+#include "serve/serve_args.h"
 
 namespace {
 
@@ -238,13 +239,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t(1), int64_t(64)));
   e->footer(kExplainFooter);
 
+  guidedbp::cli::ServeArgs serve;
+  CLI::App* s = guidedbp::cli::add_serve_command(app, serve, kMethods);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) { // also --help and --version
     return app.exit(success);
   } catch (const CLI::ParseError& error) {
-    std::string command =
-        a->parsed() ? " attribute" : (e->parsed() ? " explain" : "");
+    std::string command = a->parsed()
+        ? " attribute"
+        : (e->parsed() ? " explain" : (s->parsed() ? " serve" : ""));
     std::fprintf(
         stderr,
         "guidedbp: %s (see guidedbp%s --help)\n",
@@ -257,6 +262,9 @@ int main(int argc, char** argv) {
     explain.has_target = target->count() > 0;
     if (a->parsed()) {
       return guidedbp::cli::run_attribute(attribute);
+    }
+    if (s->parsed()) {
+      return guidedbp::cli::run_serve(serve);
     }
     return guidedbp::cli::run_explain(explain);
   } catch (const guidedbp::cli::UsageError& error) {
