@@ -51,6 +51,8 @@ class Browser:
         message = {"id": self.next_id, "method": method, "params": params}
         if self.session and not method.startswith("Target."):
             message["sessionId"] = self.session
+        if os.environ.get("CDP_DEBUG"):
+            print("->", method, str(params)[:70], flush=True)
         os.write(self.out, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + timeout
         while True:

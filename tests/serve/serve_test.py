@@ -145,7 +145,7 @@ FASHION_IMAGES = None
 
 
 def fashion():
-    root = ARGS.source_dir
+    root = os.path.abspath(ARGS.source_dir)
     return (os.path.join(root, "examples", "fashion_mnist", "model.pt"),
             sorted(os.path.join(root, "examples", "fashion_mnist", "images", f)
                    for f in os.listdir(os.path.join(root, "examples", "fashion_mnist", "images"))))
@@ -305,7 +305,7 @@ def area_batching():
             ones = int(re.search(r'guidedbp_batch_size_bucket\{model="cls",le="1"\} (\d+)',
                                  text).group(1))
             assert count < 12 and ones < count, (count, ones, "no batching happened")
-            print(f"     12 requests ran as {count} model calls")
+            print(f"     12 requests ran as {count} batches")
         check("12 concurrent requests, mixed targets/methods, one bad: batched, each "
               "equals the reference", concurrent_batch)
 
@@ -519,7 +519,7 @@ def area_faults():
                 step = len(body) // 10 + 1
                 for i in range(0, len(body), step):
                     sock.sendall(body[i:i + step])
-                    time.sleep(0.2)
+                    time.sleep(0.3)
                 out = b""
                 while True:
                     chunk = sock.recv(65536)
@@ -530,18 +530,22 @@ def area_faults():
                 return out
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 slow_runs = [pool.submit(slow) for _ in range(4)]
+                time.sleep(0.1)
                 t0 = time.monotonic()
                 for _ in range(10):
                     status, _, data = s.request("POST", "/v1/models/cls:explain", body,
                                                 {"Content-Type": "application/json"})
                     assert status == 200
                 fast = time.monotonic() - t0
+                slow_done = sum(f.done() for f in slow_runs)
                 for f in slow_runs:
                     out = f.result(timeout=30)
                     assert out.startswith(b"HTTP/1.1 200"), out[:100]
                     data = out.partition(b"\r\n\r\n")[2]
                     assert_close(json.loads(data)["explanations"], expected, "slow client")
-            assert fast < 1.5, f"fast requests took {fast:.2f} s behind slow clients"
+            # The slow bodies take about 3 s; the fast requests must not wait for them.
+            assert slow_done == 0, f"fast requests took {fast:.2f} s, behind slow clients"
+            print(f"     10 requests took {fast:.2f} s while 4 slow clients sent for 3 s")
         check("slow clients get their answer and do not hold up others", slow_client)
 
         def stalled():
@@ -687,7 +691,10 @@ def area_browser():
     the model and an image; the page shows the prediction and a heat map equal
     to `guidedbp explain`'s."""
     from cli_test import read_png
-    from cdp import Browser
+    from cdp import CHROMIUM, Browser
+    if not os.path.exists(CHROMIUM):
+        print(f"skip: no chromium at {CHROMIUM}")
+        sys.exit(77)
     fashion_model, images = fashion()
     image = images[0]
     with Server({"fashion": fashion_model}, "--quiet") as s, Browser(path("chromium")) as b:
