@@ -166,7 +166,8 @@ class TorchBackend : public Backend {
       Item item{job, {}, {}};
       try {
         if (is_image(*job)) {
-          Image image = decode_image(job->image.data(), job->image.size(), "image");
+          Image image =
+              decode_image(job->image.data(), job->image.size(), "image");
           Preprocessed p = preprocess(image, pre_);
           item.input = p.input;
           item.pixels = p.pixels;
@@ -185,7 +186,8 @@ class TorchBackend : public Backend {
       }
       if (job->kind == JobKind::kImageExplain) {
         key += "|" + job->sign + "|" + job->visual + "|" +
-            std::to_string(job->outlier_perc) + "|" + std::to_string(job->scale);
+            std::to_string(job->outlier_perc) + "|" +
+            std::to_string(job->scale);
       }
       groups[key].push_back(std::move(item));
     }
@@ -224,7 +226,9 @@ class TorchBackend : public Backend {
     } catch (const std::bad_alloc&) {
       job.finish(failure(500, "out of memory"));
     } catch (const std::exception& e) {
-      job.finish(failure(500, first_line(e.what())));
+      // Mostly the TorchScript interpreter refusing this input (a wrong
+      // shape): the request's fault.
+      job.finish(failure(400, first_line(e.what())));
     }
   }
 
@@ -366,8 +370,7 @@ class TorchBackend : public Backend {
           t = job.target.indices.at(0);
         } else if (job.target.kind == TargetLiteral::Kind::kPerExample) {
           t = job.target.indices.at(0);
-        } else if (
-            job.target.kind == TargetLiteral::Kind::kPerExampleTuples) {
+        } else if (job.target.kind == TargetLiteral::Kind::kPerExampleTuples) {
           t = job.target.tuples.at(0).at(0);
         }
         results[i].target = t < 0 ? t + classes : t;

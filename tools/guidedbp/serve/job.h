@@ -35,11 +35,12 @@ enum class JobKind {
 struct JobResult {
   int status = 200;
   std::string error;
-  std::vector<NdArray> outputs; ///< One per instance (JSON jobs, image predict).
-  std::vector<uint8_t> png;     ///< kImageExplain.
-  int64_t predicted = -1;       ///< Image jobs: the argmax class.
-  double score = 0;             ///< Image jobs: its softmax probability.
-  int64_t target = -1;          ///< kImageExplain: the class explained.
+  std::vector<NdArray>
+      outputs;              ///< One per instance (JSON jobs, image predict).
+  std::vector<uint8_t> png; ///< kImageExplain.
+  int64_t predicted = -1;   ///< Image jobs: the argmax class.
+  double score = 0;         ///< Image jobs: its softmax probability.
+  int64_t target = -1;      ///< kImageExplain: the class explained.
 };
 
 /// One request. The HTTP thread fills the inputs, queues it and waits; a

@@ -9,8 +9,8 @@ namespace cli {
 namespace serve {
 namespace {
 
-const std::vector<double> kLatencyBounds = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+const std::vector<double> kLatencyBounds =
+    {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 std::string number(double v) {
@@ -41,8 +41,8 @@ void Metrics::Histogram::observe(double value) {
   if (counts.empty()) {
     counts.assign(bounds.size() + 1, 0);
   }
-  size_t i = std::lower_bound(bounds.begin(), bounds.end(), value) -
-      bounds.begin();
+  size_t i =
+      std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin();
   ++counts[i];
   sum += value;
   ++count;
@@ -74,8 +74,7 @@ std::string Metrics::render(
          "status code.\n# TYPE guidedbp_requests_total counter\n";
   for (const auto& entry : requests_) {
     out << "guidedbp_requests_total{route=\"" << label(entry.first.first)
-        << "\",code=\"" << entry.first.second << "\"} " << entry.second
-        << "\n";
+        << "\",code=\"" << entry.first.second << "\"} " << entry.second << "\n";
   }
   auto histogram = [&out](
                        const std::string& name,

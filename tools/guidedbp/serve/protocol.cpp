@@ -31,8 +31,7 @@ void collect(
     out.push_back(static_cast<float>(v));
     return;
   }
-  if (!value.is_array() ||
-      static_cast<int64_t>(value.size()) != shape[depth]) {
+  if (!value.is_array() || static_cast<int64_t>(value.size()) != shape[depth]) {
     throw RequestError(
         400,
         where + ": ragged nested lists: expected a list of " +

@@ -4,7 +4,6 @@
 // explanations out, targets from "parameters". Torch-free.
 
 #include <nlohmann/json.hpp>
-
 #include <stdexcept>
 #include <string>
 #include <vector>

@@ -41,10 +41,10 @@ struct ServeArgs {
   int64_t max_batch_size = 16;   ///< Examples per model call; 1: no batching.
   double max_batch_delay_ms = 5; ///< How long a batch waits to fill.
   int64_t max_queue = 256;       ///< Requests waiting per model; more: 503.
-  double request_timeout_ms = 30000; ///< Longest wait in the queue: 503.
-  double max_body_mb = 32;           ///< Larger bodies: 413.
-  int http_threads = 64;             ///< Connections served at once.
-  bool quiet = false;                ///< No access log lines.
+  double request_timeout_ms = 30000;     ///< Longest wait in the queue: 503.
+  double max_body_mb = 32;               ///< Larger bodies: 413.
+  int http_threads = 64;                 ///< Connections served at once.
+  bool quiet = false;                    ///< No access log lines.
   std::vector<std::string> method_names; ///< The names "method" takes.
 };
 
