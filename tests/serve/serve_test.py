@@ -177,6 +177,17 @@ def area_protocol():
             assert_close(out["predictions"], expected, "predictions")
         check("predict equals the eager model", predict)
 
+        def curl_default_type():
+            # curl -d sends application/x-www-form-urlencoded; a JSON body over
+            # 8 KiB must still be read as JSON.
+            big = torch.randn(40, 2, 5, 5)
+            out = s.json("POST", "/v1/models/cls:predict",
+                         json.dumps({"instances": big.tolist()}).encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            with torch.no_grad():
+                assert_close(out["predictions"], m["cls"][0](big), "url-encoded type")
+        check("a large JSON body sent as curl -d's url-encoded type", curl_default_type)
+
         for method, rule in RULES.items():
             def explain(method=method, rule=rule):
                 body = {"instances": x.tolist(),

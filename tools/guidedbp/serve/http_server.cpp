@@ -98,7 +98,21 @@ double parse_number(const std::string& name, const std::string& text) {
       400, "query parameter " + name + "=" + text + ": not a number");
 }
 
+uint64_t content_length(const httplib::Request& req) {
+  try {
+    return std::stoull(req.get_header_value("Content-Length"));
+  } catch (const std::exception&) {
+    return req.body.size();
+  }
+}
+
 } // namespace
+
+std::string HttpServer::too_large() const {
+  char mb[32];
+  std::snprintf(mb, sizeof(mb), "%g", args_.max_body_mb);
+  return std::string("the body is larger than --max-body-mb ") + mb + " MiB";
+}
 
 HttpServer::HttpServer(
     const ServeArgs& args,
@@ -182,8 +196,7 @@ void HttpServer::routes() {
         std::string why = "no route " + req.method + " " + req.path +
             " (see GET /v1/models and docs/serve.md)";
         if (res.status == 413) {
-          why = "the body is larger than --max-body-mb " +
-              std::to_string(args_.max_body_mb).substr(0, 6) + " MiB";
+          why = too_large();
         } else if (res.status != 404) {
           why = "bad request (HTTP status " + std::to_string(res.status) + ")";
         }
@@ -211,7 +224,7 @@ void HttpServer::routes() {
         {"path", req.path},
         {"status", res.status},
         {"ms", std::round(seconds * 1e5) / 100},
-        {"in", req.body.size()},
+        {"in", content_length(req)},
         {"out", res.body.size()}};
     if (res.status >= 400 && res.body.size() < 600) {
       auto parsed = nlohmann::json::parse(res.body, nullptr, false);
@@ -260,175 +273,195 @@ void HttpServer::routes() {
         metrics_.render(depths), "text/plain; version=0.0.4; charset=utf-8");
   });
 
+  // The body is read through a content reader: httplib's own reading would
+  // refuse url-encoded bodies (curl -d's default type) over 8 KiB.
+  auto handle = [this](
+                    const httplib::Request& req,
+                    const std::string& body_text,
+                    httplib::Response& res) {
+    try {
+      const std::string target = req.matches[1];
+      const size_t colon = target.rfind(':');
+      const std::string name =
+          colon == std::string::npos ? target : target.substr(0, colon);
+      const std::string verb =
+          colon == std::string::npos ? "" : target.substr(colon + 1);
+      if (verb != "predict" && verb != "explain") {
+        throw RequestError(
+            404,
+            "no route POST " + req.path +
+                " (use /v1/models/NAME:predict or /v1/models/NAME:explain)");
+      }
+      auto batcher = batchers_.find(name);
+      if (batcher == batchers_.end()) {
+        throw RequestError(
+            404, "unknown model '" + name + "' (see GET /v1/models)");
+      }
+      const bool explain = verb == "explain";
+      auto job = std::make_shared<Job>();
+      job->method = args_.method;
+      job->abs = args_.abs;
+      job->sign = args_.sign;
+      job->visual = args_.visual;
+      job->outlier_perc = args_.outlier_perc;
+      const bool image = is_image_type(req.get_header_value("Content-Type"));
+      if (image) {
+        job->kind = explain ? JobKind::kImageExplain : JobKind::kImagePredict;
+        job->image.assign(body_text.begin(), body_text.end());
+        if (req.has_param("method")) {
+          job->method = req.get_param_value("method");
+        }
+        if (req.has_param("abs")) {
+          job->abs = req.get_param_value("abs") == "true" ||
+              req.get_param_value("abs") == "1";
+        }
+        if (req.has_param("target")) {
+          job->target = parse_target(req.get_param_value("target"));
+        }
+        if (req.has_param("sign")) {
+          job->sign = req.get_param_value("sign");
+        }
+        if (req.has_param("visual")) {
+          job->visual = req.get_param_value("visual");
+        }
+        if (req.has_param("outlier_perc")) {
+          job->outlier_perc =
+              parse_number("outlier_perc", req.get_param_value("outlier_perc"));
+        }
+        if (req.has_param("scale")) {
+          const double scale =
+              parse_number("scale", req.get_param_value("scale"));
+          if (scale < 1 || scale > 64 || scale != static_cast<int64_t>(scale)) {
+            throw RequestError(400, "scale must be an integer from 1 to 64");
+          }
+          job->scale = static_cast<int64_t>(scale);
+        }
+      } else {
+        job->kind = explain ? JobKind::kExplain : JobKind::kPredict;
+        nlohmann::json body;
+        try {
+          body = nlohmann::json::parse(body_text);
+        } catch (const nlohmann::json::parse_error& e) {
+          throw RequestError(
+              400,
+              std::string("malformed JSON body (") + e.what() +
+                  "); send {\"instances\": [...]}, or an image/png or "
+                  "image/jpeg body to :explain");
+        }
+        job->instances = parse_instances(body);
+        auto parameters = body.find("parameters");
+        if (parameters != body.end() && !parameters->is_null()) {
+          if (!parameters->is_object()) {
+            throw RequestError(400, "\"parameters\" must be a JSON object");
+          }
+          if (parameters->contains("method")) {
+            const auto& m = (*parameters)["method"];
+            if (!m.is_string()) {
+              throw RequestError(400, "\"method\" must be a string");
+            }
+            job->method = m.get<std::string>();
+          }
+          if (parameters->contains("abs")) {
+            const auto& a = (*parameters)["abs"];
+            if (!a.is_boolean()) {
+              throw RequestError(400, "\"abs\" must be true or false");
+            }
+            job->abs = a.get<bool>();
+          }
+          if (parameters->contains("target")) {
+            job->target = parse_target((*parameters)["target"]);
+          }
+        }
+      }
+      if (explain) {
+        bool known = false;
+        std::string list;
+        for (const std::string& m : methods_) {
+          known = known || m == job->method;
+          list += (list.empty() ? "" : ", ") + m;
+        }
+        if (!known) {
+          throw RequestError(
+              400,
+              "unknown method '" + job->method + "' (expected one of " + list +
+                  ")");
+        }
+        if (job->abs && job->method != "saliency") {
+          throw RequestError(400, "\"abs\" applies to method saliency only");
+        }
+      }
+      const auto timeout = std::chrono::microseconds(
+          static_cast<int64_t>(args_.request_timeout_ms * 1000));
+      job->deadline = Clock::now() + timeout;
+      if (stopping_.load() || !batcher->second->submit(job)) {
+        throw RequestError(
+            503,
+            stopping_.load()
+                ? "the server is shutting down"
+                : "the queue of model '" + name + "' is full (--max-queue " +
+                    std::to_string(args_.max_queue) + "); retry later");
+      }
+      if (!job->wait_until(job->deadline)) {
+        job->abandoned = true;
+        if (!job->done()) {
+          throw RequestError(
+              503,
+              "no result within --request-timeout-ms " +
+                  std::to_string(
+                      static_cast<int64_t>(args_.request_timeout_ms)) +
+                  "; the server is overloaded, retry later");
+        }
+      }
+      JobResult& result = job->result();
+      if (result.status != 200) {
+        throw RequestError(result.status, result.error);
+      }
+      if (job->kind == JobKind::kImageExplain) {
+        res.set_header("X-Predicted-Class", std::to_string(result.predicted));
+        res.set_header("X-Predicted-Score", std::to_string(result.score));
+        res.set_header("X-Target-Class", std::to_string(result.target));
+        res.set_content(
+            std::string(result.png.begin(), result.png.end()), "image/png");
+        return;
+      }
+      nlohmann::json list = nlohmann::json::array();
+      for (const NdArray& output : result.outputs) {
+        list.push_back(to_json(output));
+      }
+      send_json(
+          res,
+          200,
+          {{explain ? "explanations" : "predictions", std::move(list)}});
+    } catch (const RequestError& e) {
+      send_error(res, e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+      send_error(res, 500, "out of memory");
+    } catch (const std::exception& e) {
+      send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+  };
   s.Post(
       "/v1/models/(.+)",
-      [this](const httplib::Request& req, httplib::Response& res) {
-        try {
-          const std::string target = req.matches[1];
-          const size_t colon = target.rfind(':');
-          const std::string name =
-              colon == std::string::npos ? target : target.substr(0, colon);
-          const std::string verb =
-              colon == std::string::npos ? "" : target.substr(colon + 1);
-          if (verb != "predict" && verb != "explain") {
-            throw RequestError(
-                404,
-                "no route POST " + req.path +
-                    " (use /v1/models/NAME:predict or /v1/models/NAME:explain)");
-          }
-          auto batcher = batchers_.find(name);
-          if (batcher == batchers_.end()) {
-            throw RequestError(
-                404, "unknown model '" + name + "' (see GET /v1/models)");
-          }
-          const bool explain = verb == "explain";
-          auto job = std::make_shared<Job>();
-          job->method = args_.method;
-          job->abs = args_.abs;
-          job->sign = args_.sign;
-          job->visual = args_.visual;
-          job->outlier_perc = args_.outlier_perc;
-          const bool image =
-              is_image_type(req.get_header_value("Content-Type"));
-          if (image) {
-            job->kind =
-                explain ? JobKind::kImageExplain : JobKind::kImagePredict;
-            job->image.assign(req.body.begin(), req.body.end());
-            if (req.has_param("method")) {
-              job->method = req.get_param_value("method");
-            }
-            if (req.has_param("abs")) {
-              job->abs = req.get_param_value("abs") == "true" ||
-                  req.get_param_value("abs") == "1";
-            }
-            if (req.has_param("target")) {
-              job->target = parse_target(req.get_param_value("target"));
-            }
-            if (req.has_param("sign")) {
-              job->sign = req.get_param_value("sign");
-            }
-            if (req.has_param("visual")) {
-              job->visual = req.get_param_value("visual");
-            }
-            if (req.has_param("outlier_perc")) {
-              job->outlier_perc = parse_number(
-                  "outlier_perc", req.get_param_value("outlier_perc"));
-            }
-            if (req.has_param("scale")) {
-              const double scale =
-                  parse_number("scale", req.get_param_value("scale"));
-              if (scale < 1 || scale > 64 ||
-                  scale != static_cast<int64_t>(scale)) {
-                throw RequestError(
-                    400, "scale must be an integer from 1 to 64");
-              }
-              job->scale = static_cast<int64_t>(scale);
-            }
+      [this, handle](
+          const httplib::Request& req,
+          httplib::Response& res,
+          const httplib::ContentReader& reader) {
+        std::string body;
+        const bool complete = reader([&body](const char* data, size_t size) {
+          body.append(data, size);
+          return true;
+        });
+        if (!complete) {
+          // httplib set 413 for a body over --max-body-mb; otherwise the
+          // client sent less than it announced, or stalled.
+          if (res.status == 413) {
+            send_error(res, 413, too_large());
           } else {
-            job->kind = explain ? JobKind::kExplain : JobKind::kPredict;
-            nlohmann::json body;
-            try {
-              body = nlohmann::json::parse(req.body);
-            } catch (const nlohmann::json::parse_error& e) {
-              throw RequestError(
-                  400,
-                  std::string("malformed JSON body (") + e.what() +
-                      "); send {\"instances\": [...]}, or an image/png or "
-                      "image/jpeg body to :explain");
-            }
-            job->instances = parse_instances(body);
-            auto parameters = body.find("parameters");
-            if (parameters != body.end() && !parameters->is_null()) {
-              if (!parameters->is_object()) {
-                throw RequestError(400, "\"parameters\" must be a JSON object");
-              }
-              if (parameters->contains("method")) {
-                const auto& m = (*parameters)["method"];
-                if (!m.is_string()) {
-                  throw RequestError(400, "\"method\" must be a string");
-                }
-                job->method = m.get<std::string>();
-              }
-              if (parameters->contains("abs")) {
-                const auto& a = (*parameters)["abs"];
-                if (!a.is_boolean()) {
-                  throw RequestError(400, "\"abs\" must be true or false");
-                }
-                job->abs = a.get<bool>();
-              }
-              if (parameters->contains("target")) {
-                job->target = parse_target((*parameters)["target"]);
-              }
-            }
+            send_error(res, 400, "the request body could not be read");
           }
-          if (explain) {
-            bool known = false;
-            std::string list;
-            for (const std::string& m : methods_) {
-              known = known || m == job->method;
-              list += (list.empty() ? "" : ", ") + m;
-            }
-            if (!known) {
-              throw RequestError(
-                  400,
-                  "unknown method '" + job->method + "' (expected one of " +
-                      list + ")");
-            }
-            if (job->abs && job->method != "saliency") {
-              throw RequestError(
-                  400, "\"abs\" applies to method saliency only");
-            }
-          }
-          const auto timeout = std::chrono::microseconds(
-              static_cast<int64_t>(args_.request_timeout_ms * 1000));
-          job->deadline = Clock::now() + timeout;
-          if (stopping_.load() || !batcher->second->submit(job)) {
-            throw RequestError(
-                503,
-                stopping_.load() ? "the server is shutting down"
-                                 : "the queue of model '" + name +
-                        "' is full (--max-queue " +
-                        std::to_string(args_.max_queue) + "); retry later");
-          }
-          if (!job->wait_until(job->deadline)) {
-            job->abandoned = true;
-            if (!job->done()) {
-              throw RequestError(
-                  503,
-                  "no result within --request-timeout-ms " +
-                      std::to_string(
-                          static_cast<int64_t>(args_.request_timeout_ms)) +
-                      "; the server is overloaded, retry later");
-            }
-          }
-          JobResult& result = job->result();
-          if (result.status != 200) {
-            throw RequestError(result.status, result.error);
-          }
-          if (job->kind == JobKind::kImageExplain) {
-            res.set_header(
-                "X-Predicted-Class", std::to_string(result.predicted));
-            res.set_header("X-Predicted-Score", std::to_string(result.score));
-            res.set_header("X-Target-Class", std::to_string(result.target));
-            res.set_content(
-                std::string(result.png.begin(), result.png.end()), "image/png");
-            return;
-          }
-          nlohmann::json list = nlohmann::json::array();
-          for (const NdArray& output : result.outputs) {
-            list.push_back(to_json(output));
-          }
-          send_json(
-              res,
-              200,
-              {{explain ? "explanations" : "predictions", std::move(list)}});
-        } catch (const RequestError& e) {
-          send_error(res, e.status(), e.what());
-        } catch (const std::bad_alloc&) {
-          send_error(res, 500, "out of memory");
-        } catch (const std::exception& e) {
-          send_error(res, 500, std::string("internal error: ") + e.what());
+          return;
         }
+        handle(req, body, res);
       });
 }
 

@@ -48,6 +48,7 @@ class HttpServer {
 
  private:
   void routes();
+  std::string too_large() const;
 
   const ServeArgs& args_;
   Backend& backend_;
