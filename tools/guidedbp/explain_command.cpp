@@ -92,16 +92,6 @@ struct Job {
   std::string stem; // unique among the jobs
 };
 
-Image to_image(const torch::Tensor& rgb) {
-  torch::Tensor t = rgb.contiguous();
-  Image image;
-  image.height = static_cast<int>(t.size(0));
-  image.width = static_cast<int>(t.size(1));
-  image.channels = 3;
-  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return image;
-}
-
 // "IMAGE: message", unless the message already starts with the image's name.
 std::string name_failure(const std::string& image, const std::string& message) {
   if (message.compare(0, image.size() + 1, image + ":") == 0) {

@@ -111,5 +111,15 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
   return out;
 }
 
+Image to_image(const torch::Tensor& rgb) {
+  torch::Tensor t = rgb.contiguous();
+  Image image;
+  image.height = static_cast<int>(t.size(0));
+  image.width = static_cast<int>(t.size(1));
+  image.channels = 3;
+  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+  return image;
+}
+
 } // namespace cli
 } // namespace guidedbp

@@ -46,5 +46,9 @@ struct Preprocessed {
 /// matches neither 1 nor the channel count, or a zero std.
 Preprocessed preprocess(const Image& image, const PreprocessOptions& options);
 
+/// An H x W x 3 uint8 tensor (a drawn map, `visualize_image_attr`'s result)
+/// as an Image, for encode_png and the panel layout.
+Image to_image(const torch::Tensor& rgb);
+
 } // namespace cli
 } // namespace guidedbp

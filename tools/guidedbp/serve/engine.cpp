@@ -13,7 +13,9 @@
 #include "../cli_error.h"
 #include "../image_io.h"
 #include "../model_io.h"
+#include "../panel.h"
 #include "../preprocess.h"
+#include "../report.h"
 #include "../runtime.h"
 #include "../target_convert.h"
 
@@ -91,16 +93,6 @@ std::string target_family(const Job& job, int64_t examples) {
       break;
   }
   return "alone" + std::to_string(reinterpret_cast<uintptr_t>(&job));
-}
-
-Image to_image(const torch::Tensor& rgb) {
-  torch::Tensor t = rgb.contiguous();
-  Image image;
-  image.height = static_cast<int>(t.size(0));
-  image.width = static_cast<int>(t.size(1));
-  image.channels = 3;
-  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return image;
 }
 
 class TorchBackend : public Backend {
@@ -219,16 +211,12 @@ class TorchBackend : public Backend {
   static void finish_with_error(Job& job) {
     try {
       throw;
-    } catch (const c10::Error& e) {
-      job.finish(failure(400, first_line(e.what_without_backtrace())));
-    } catch (const CliError& e) {
-      job.finish(failure(400, first_line(e.what())));
     } catch (const std::bad_alloc&) {
       job.finish(failure(500, "out of memory"));
     } catch (const std::exception& e) {
-      // Mostly the TorchScript interpreter refusing this input (a wrong
-      // shape): the request's fault.
-      job.finish(failure(400, first_line(e.what())));
+      // The library's checks, the CLI's, or the TorchScript interpreter
+      // refusing this input (a wrong shape): the request's fault.
+      job.finish(failure(400, error_line(e)));
     }
   }
 
@@ -384,10 +372,10 @@ class TorchBackend : public Backend {
         const int64_t scale = job.scale > 0
             ? job.scale
             : std::max<int64_t>(1, 224 / std::max(h, w));
-        torch::Tensor rgb = enlarge_nearest(
-            visualize_image_attr(attribution[offset], item.pixels, options),
-            scale);
-        results[i].png = encode_png(to_image(rgb));
+        results[i].png = encode_png(enlarge_nearest(
+            to_image(visualize_image_attr(
+                attribution[offset], item.pixels, options)),
+            static_cast<int>(scale)));
       }
       offset += n;
     }
