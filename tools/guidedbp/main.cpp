@@ -84,6 +84,43 @@ Examples:
 
 } // namespace
 
+namespace guidedbp {
+namespace cli {
+
+void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
+  app->add_option(
+         "--resize", args.resize, "resize the shorter side to N pixels")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  app->add_option(
+         "--center-crop",
+         args.center_crop,
+         "crop an N x N square from the centre")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  CLI::Option* mean =
+      app->add_option(
+             "--mean", args.mean, "per-channel mean R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* std =
+      app->add_option("--std", args.std, "per-channel std R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* normalize =
+      app->add_option(
+             "--normalize",
+             args.normalize,
+             "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
+          ->check(CLI::IsMember({"imagenet"}));
+  normalize->excludes(mean);
+  normalize->excludes(std);
+  CLI::Option* gray = app->add_flag(
+      "--grayscale", args.grayscale, "convert colour images to 1 channel");
+  CLI::Option* rgb =
+      app->add_flag("--rgb", args.rgb, "repeat gray images into 3 channels");
+  gray->excludes(rgb);
+}
+
+} // namespace cli
+} // namespace guidedbp
+
 int main(int argc, char** argv) {
   // Library warnings (TORCH_WARN) outside explain's per-image handler: one
   // line each on stderr.
@@ -170,35 +207,7 @@ int main(int argc, char** argv) {
       "--labels",
       explain.labels,
       "class names, one per line (line i = class i)");
-  e->add_option(
-       "--resize", explain.resize, "resize the shorter side to N pixels")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  e->add_option(
-       "--center-crop",
-       explain.center_crop,
-       "crop an N x N square from the centre")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  CLI::Option* mean =
-      e->add_option(
-           "--mean", explain.mean, "per-channel mean R,G,B (or one value)")
-          ->delimiter(',');
-  CLI::Option* std =
-      e->add_option(
-           "--std", explain.std, "per-channel std R,G,B (or one value)")
-          ->delimiter(',');
-  CLI::Option* normalize =
-      e->add_option(
-           "--normalize",
-           explain.normalize,
-           "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
-          ->check(CLI::IsMember({"imagenet"}));
-  normalize->excludes(mean);
-  normalize->excludes(std);
-  CLI::Option* gray = e->add_flag(
-      "--grayscale", explain.grayscale, "convert colour images to 1 channel");
-  CLI::Option* rgb =
-      e->add_flag("--rgb", explain.rgb, "repeat gray images into 3 channels");
-  gray->excludes(rgb);
+  guidedbp::cli::add_preprocess_options(e, explain.preprocess);
   e->add_option("--method", explain.method, "attribution method")
       ->check(CLI::IsMember(kMethods))
       ->capture_default_str();

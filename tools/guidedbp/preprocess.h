@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "commands.h"
 #include "image_io.h"
 
 namespace guidedbp {
@@ -41,6 +42,11 @@ struct Preprocessed {
   torch::Tensor pixels;
   torch::Tensor input;
 };
+
+/// The options the command-line flags ask for (`--normalize imagenet`: mean
+/// 0.485,0.456,0.406, std 0.229,0.224,0.225). Throws UsageError for
+/// --grayscale with --rgb, or --mean without --std (and the reverse).
+PreprocessOptions preprocess_options(const PreprocessArgs& args);
 
 /// Applies `options` to `image`. Throws CliError for a mean/std whose length
 /// matches neither 1 nor the channel count, or a zero std.

@@ -107,16 +107,7 @@ class TorchBackend : public Backend {
     runtime.threads = args.threads;
     runtime.allow_tf32 = args.allow_tf32;
     device_ = apply_runtime(runtime);
-    pre_.resize = args.resize;
-    pre_.crop = args.center_crop;
-    pre_.grayscale = args.grayscale;
-    pre_.rgb = args.rgb;
-    pre_.mean = args.mean;
-    pre_.std = args.std;
-    if (args.normalize == "imagenet") {
-      pre_.mean = {0.485, 0.456, 0.406};
-      pre_.std = {0.229, 0.224, 0.225};
-    }
+    pre_ = preprocess_options(args.preprocess);
     static const std::regex name_syntax("[A-Za-z0-9_.-]{1,128}");
     for (const std::string& spec : args.models) {
       const size_t eq = spec.find('=');

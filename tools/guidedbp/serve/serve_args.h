@@ -7,9 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace CLI {
-class App;
-} // namespace CLI
+#include "../commands.h"
 
 namespace guidedbp {
 namespace cli {
@@ -27,13 +25,7 @@ struct ServeArgs {
   std::string method = "guided-backprop";
   bool abs = false;
   // Image bodies: explain's preprocessing and drawing.
-  int64_t resize = 0;
-  int64_t center_crop = 0;
-  std::vector<double> mean;
-  std::vector<double> std;
-  std::string normalize;
-  bool grayscale = false;
-  bool rgb = false;
+  PreprocessArgs preprocess;
   std::string visual = "heat_map";
   std::string sign = "absolute_value";
   double outlier_perc = 2.0;

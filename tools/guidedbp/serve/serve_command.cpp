@@ -75,29 +75,8 @@ CLI::App* add_serve_command(
       ->check(CLI::IsMember(methods))
       ->capture_default_str();
   s->add_flag("--abs", args.abs, "saliency only: absolute value by default");
-  s->add_option(
-       "--resize", args.resize, "image bodies: resize the shorter side to N")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  s->add_option(
-       "--center-crop", args.center_crop, "image bodies: N x N centre crop")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  CLI::Option* mean =
-      s->add_option("--mean", args.mean, "image bodies: per-channel mean")
-          ->delimiter(',');
-  CLI::Option* std =
-      s->add_option("--std", args.std, "image bodies: per-channel std")
-          ->delimiter(',');
-  CLI::Option* normalize =
-      s->add_option(
-           "--normalize", args.normalize, "image bodies: preset (imagenet)")
-          ->check(CLI::IsMember({"imagenet"}));
-  normalize->excludes(mean);
-  normalize->excludes(std);
-  CLI::Option* gray = s->add_flag(
-      "--grayscale", args.grayscale, "image bodies: convert to 1 channel");
-  CLI::Option* rgb =
-      s->add_flag("--rgb", args.rgb, "image bodies: gray to 3 channels");
-  gray->excludes(rgb);
+  // Applied to image bodies only.
+  add_preprocess_options(s, args.preprocess);
   s->add_option("--visual", args.visual, "default drawing (Captum's method)")
       ->check(CLI::IsMember(
           {"heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}))
@@ -155,9 +134,6 @@ CLI::App* add_serve_command(
 int run_serve(const ServeArgs& args) {
   if (args.abs && args.method != "saliency") {
     throw UsageError("--abs applies to --method saliency only");
-  }
-  if (args.mean.empty() != args.std.empty()) {
-    throw UsageError("--mean and --std go together");
   }
   // SIGTERM and SIGINT are taken by one thread with sigwait: every thread
   // made from here on inherits the blocked mask.
