@@ -23,27 +23,17 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 import numpy as np
 import torch
 
 ARGS = None
-RESULTS = {"passed": 0, "failed": 0}
 TMP = None
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-# ----------------------------------------------------------------- helpers
-def check(name, fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - report every failure and go on
-        RESULTS["failed"] += 1
-        print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-    else:
-        RESULTS["passed"] += 1
-        print(f"ok   {name}", flush=True)
+sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+import cli_test  # noqa: E402 - its check() and models are shared
+from cli_test import RESULTS, check  # noqa: E402
 
 
 def path(name):
@@ -756,12 +746,10 @@ def main():
     ap.add_argument("--load-seconds", type=float, default=3.0)
     ap.add_argument("--load-json", help="write the load results here")
     ARGS = ap.parse_args()
-    sys.path.insert(0, os.path.join(ARGS.source_dir, "tests", "reference"))
-    sys.path.insert(0, os.path.join(ARGS.source_dir, "tests", "cli"))
     sys.path.insert(0, HERE)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="guidedbp_serve_test_") as tmp:
-        TMP = tmp
+        TMP = cli_test.TMP = tmp
         for name, fn in AREAS.items():
             if ARGS.area in (name, "all"):
                 fn()
