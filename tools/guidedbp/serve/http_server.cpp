@@ -158,6 +158,10 @@ void HttpServer::listen() {
   server_->listen_after_bind();
 }
 
+bool HttpServer::running() const {
+  return server_->is_running();
+}
+
 void HttpServer::stop() {
   stopping_ = true;
   server_->stop();

@@ -40,8 +40,10 @@ class HttpServer {
   /// Serves until stop(); then every request already being handled has
   /// been answered.
   void listen();
-  /// Stops accepting connections (callable from any thread). Also makes
-  /// /v2/health/ready answer 503.
+  /// True once listen() accepts connections.
+  bool running() const;
+  /// Stops accepting connections (callable from any thread, once listen()
+  /// runs). Also makes /v2/health/ready answer 503.
   void stop();
   /// Runs what the batchers still hold, then ends them.
   void stop_batchers();

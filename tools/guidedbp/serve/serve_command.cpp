@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -165,6 +166,11 @@ int run_serve(const ServeArgs& args) {
             stderr,
             "guidedbp: %s: finishing the requests in flight, then exiting\n",
             signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        // A signal that comes before listen() runs would be lost by
+        // httplib's stop(): wait until it runs (or has ended).
+        while (!done.load() && !server.running()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         server.stop();
         return;
       }
