@@ -12,6 +12,7 @@
 
 #include "../cli_error.h"
 #include "../image_io.h"
+#include "../methods.h"
 #include "../model_io.h"
 #include "../panel.h"
 #include "../preprocess.h"

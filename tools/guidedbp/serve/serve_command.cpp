@@ -79,11 +79,10 @@ CLI::App* add_serve_command(
   // Applied to image bodies only.
   add_preprocess_options(s, args.preprocess);
   s->add_option("--visual", args.visual, "default drawing (Captum's method)")
-      ->check(CLI::IsMember(
-          {"heat_map", "blended_heat_map", "masked_image", "alpha_scaling"}))
+      ->check(CLI::IsMember(visual_choices()))
       ->capture_default_str();
   s->add_option("--sign", args.sign, "default sign (Captum's sign)")
-      ->check(CLI::IsMember({"all", "positive", "negative", "absolute_value"}))
+      ->check(CLI::IsMember(sign_choices()))
       ->capture_default_str();
   s->add_option(
        "--outlier-perc",
@@ -133,9 +132,7 @@ CLI::App* add_serve_command(
 }
 
 int run_serve(const ServeArgs& args) {
-  if (args.abs && args.method != "saliency") {
-    throw UsageError("--abs applies to --method saliency only");
-  }
+  check_method_options(args.method, args.abs);
   // SIGTERM and SIGINT are taken by one thread with sigwait: every thread
   // made from here on inherits the blocked mask.
   sigset_t signals;
