@@ -15,6 +15,8 @@ packages=(
   dataset-fashion-mnist   # training and accuracy data of the shipped model
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libpng-dev libjpeg-dev
+  libcpp-httplib-dev nlohmann-json3-dev  # guidedbp serve
+  chromium wrk            # serve's browser test (ctest -L browser), bench/serve_load.py
   "clang-$GUIDEDBP_CLANG_VERSION" "libclang-rt-$GUIDEDBP_CLANG_VERSION-dev" # fuzzers, sanitizers
   clang-format git        # the style check in scripts/test.sh
   debootstrap             # scripts/test-debian13.sh makes a Debian 13 root

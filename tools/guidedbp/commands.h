@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+} // namespace CLI
+
 namespace guidedbp {
 namespace cli {
 
@@ -20,6 +24,10 @@ struct RuntimeArgs {
 
 /// True for the spellings --device takes: cpu, cuda, cuda:N.
 bool is_device_spelling(const std::string& text);
+
+/// Adds --device, --threads and --allow-tf32 to `app` (main.cpp), parsing
+/// into `args`: the same options for every subcommand.
+void add_runtime_options(CLI::App* app, RuntimeArgs& args);
 
 /// `guidedbp attribute`.
 struct AttributeArgs {
@@ -35,6 +43,22 @@ struct AttributeArgs {
   RuntimeArgs runtime;
 };
 
+/// The image preprocessing flags of `explain` and `serve` (preprocess.h
+/// turns them into PreprocessOptions).
+struct PreprocessArgs {
+  int64_t resize = 0;
+  int64_t center_crop = 0;
+  std::vector<double> mean;
+  std::vector<double> std;
+  std::string normalize; ///< "" or "imagenet".
+  bool grayscale = false;
+  bool rgb = false;
+};
+
+/// Adds --resize, --center-crop, --mean, --std, --normalize, --grayscale and
+/// --rgb to `app` (main.cpp), parsing into `args`.
+void add_preprocess_options(CLI::App* app, PreprocessArgs& args);
+
 /// `guidedbp explain`.
 struct ExplainArgs {
   std::string model;
@@ -43,13 +67,7 @@ struct ExplainArgs {
   int64_t target = 0;
   int64_t top_k = 0; ///< 0: one map (the predicted class or --target).
   std::string labels;
-  int64_t resize = 0;
-  int64_t center_crop = 0;
-  std::vector<double> mean;
-  std::vector<double> std;
-  std::string normalize; ///< "" or "imagenet".
-  bool grayscale = false;
-  bool rgb = false;
+  PreprocessArgs preprocess; ///< --resize ... --rgb.
   std::string method = "guided-backprop";
   bool abs = false;
   std::string visual = "heat_map";

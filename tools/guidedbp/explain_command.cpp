@@ -93,16 +93,6 @@ struct Job {
   std::string stem; // unique among the jobs
 };
 
-Image to_image(const torch::Tensor& rgb) {
-  torch::Tensor t = rgb.contiguous();
-  Image image;
-  image.height = static_cast<int>(t.size(0));
-  image.width = static_cast<int>(t.size(1));
-  image.channels = 3;
-  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
-  return image;
-}
-
 // "IMAGE: message", unless the message already starts with the image's name.
 std::string name_failure(const std::string& image, const std::string& message) {
   if (message.compare(0, image.size() + 1, image + ":") == 0) {
@@ -124,22 +114,9 @@ std::vector<std::string> sign_choices() {
 int run_explain(const ExplainArgs& args) {
   // (--grayscale with --rgb, --target with --top-k: CLI11 rejects them.)
   check_method_options(args.method, args.abs);
-  if (args.mean.empty() != args.std.empty()) {
-    throw UsageError("--mean and --std go together");
-  }
   const VisualMethod visual = parse_visual_method(args.visual);
   const VisualSign sign = parse_visual_sign(args.sign);
-  PreprocessOptions pre;
-  pre.resize = args.resize;
-  pre.crop = args.center_crop;
-  pre.grayscale = args.grayscale;
-  pre.rgb = args.rgb;
-  pre.mean = args.mean;
-  pre.std = args.std;
-  if (args.normalize == "imagenet") {
-    pre.mean = {0.485, 0.456, 0.406};
-    pre.std = {0.229, 0.224, 0.225};
-  }
+  const PreprocessOptions pre = preprocess_options(args.preprocess);
   std::vector<std::string> labels;
   if (!args.labels.empty()) {
     labels = read_labels(args.labels);

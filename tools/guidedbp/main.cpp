@@ -13,6 +13,7 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "report.h"
+#include "serve/serve_args.h"
 
 namespace {
 
@@ -81,8 +82,12 @@ Examples:
   guidedbp explain --model resnet.pt --resize 256 --center-crop 224 \
       --normalize imagenet --top-k 3 --panel --out-dir maps cat.jpg)";
 
-// --device, --threads, --allow-tf32: the same for every subcommand.
-void add_runtime_options(CLI::App* command, guidedbp::cli::RuntimeArgs& args) {
+} // namespace
+
+namespace guidedbp {
+namespace cli {
+
+void add_runtime_options(CLI::App* command, RuntimeArgs& args) {
   command
       ->add_option(
           "--device",
@@ -90,7 +95,7 @@ void add_runtime_options(CLI::App* command, guidedbp::cli::RuntimeArgs& args) {
           "where the model runs: cpu, cuda (device 0) or cuda:N")
       ->check(CLI::Validator(
           [](std::string& value) {
-            return guidedbp::cli::is_device_spelling(value)
+            return is_device_spelling(value)
                 ? std::string()
                 : "'" + value + "' is not a device; use cpu, cuda or cuda:N";
           },
@@ -111,7 +116,39 @@ void add_runtime_options(CLI::App* command, guidedbp::cli::RuntimeArgs& args) {
       "percent (default: off, full float32)");
 }
 
-} // namespace
+void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
+  app->add_option(
+         "--resize", args.resize, "resize the shorter side to N pixels")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  app->add_option(
+         "--center-crop",
+         args.center_crop,
+         "crop an N x N square from the centre")
+      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+  CLI::Option* mean =
+      app->add_option(
+             "--mean", args.mean, "per-channel mean R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* std =
+      app->add_option("--std", args.std, "per-channel std R,G,B (or one value)")
+          ->delimiter(',');
+  CLI::Option* normalize =
+      app->add_option(
+             "--normalize",
+             args.normalize,
+             "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
+          ->check(CLI::IsMember({"imagenet"}));
+  normalize->excludes(mean);
+  normalize->excludes(std);
+  CLI::Option* gray = app->add_flag(
+      "--grayscale", args.grayscale, "convert colour images to 1 channel");
+  CLI::Option* rgb =
+      app->add_flag("--rgb", args.rgb, "repeat gray images into 3 channels");
+  gray->excludes(rgb);
+}
+
+} // namespace cli
+} // namespace guidedbp
 
 int main(int argc, char** argv) {
   // Library warnings (TORCH_WARN) outside explain's per-image handler: one
@@ -200,35 +237,7 @@ int main(int argc, char** argv) {
       "--labels",
       explain.labels,
       "class names, one per line (line i = class i)");
-  e->add_option(
-       "--resize", explain.resize, "resize the shorter side to N pixels")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  e->add_option(
-       "--center-crop",
-       explain.center_crop,
-       "crop an N x N square from the centre")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  CLI::Option* mean =
-      e->add_option(
-           "--mean", explain.mean, "per-channel mean R,G,B (or one value)")
-          ->delimiter(',');
-  CLI::Option* std =
-      e->add_option(
-           "--std", explain.std, "per-channel std R,G,B (or one value)")
-          ->delimiter(',');
-  CLI::Option* normalize =
-      e->add_option(
-           "--normalize",
-           explain.normalize,
-           "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
-          ->check(CLI::IsMember({"imagenet"}));
-  normalize->excludes(mean);
-  normalize->excludes(std);
-  CLI::Option* gray = e->add_flag(
-      "--grayscale", explain.grayscale, "convert colour images to 1 channel");
-  CLI::Option* rgb =
-      e->add_flag("--rgb", explain.rgb, "repeat gray images into 3 channels");
-  gray->excludes(rgb);
+  guidedbp::cli::add_preprocess_options(e, explain.preprocess);
   e->add_option("--method", explain.method, "attribution method")
       ->check(CLI::IsMember(kMethods))
       ->capture_default_str();
@@ -270,13 +279,17 @@ int main(int argc, char** argv) {
   add_runtime_options(e, explain.runtime);
   e->footer(kExplainFooter);
 
+  guidedbp::cli::ServeArgs serve;
+  CLI::App* s = guidedbp::cli::add_serve_command(app, serve, kMethods);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) { // also --help and --version
     return app.exit(success);
   } catch (const CLI::ParseError& error) {
-    std::string command =
-        a->parsed() ? " attribute" : (e->parsed() ? " explain" : "");
+    std::string command = a->parsed()
+        ? " attribute"
+        : (e->parsed() ? " explain" : (s->parsed() ? " serve" : ""));
     std::fprintf(
         stderr,
         "guidedbp: %s (see guidedbp%s --help)\n",
@@ -289,6 +302,9 @@ int main(int argc, char** argv) {
     explain.has_target = target->count() > 0;
     if (a->parsed()) {
       return guidedbp::cli::run_attribute(attribute);
+    }
+    if (s->parsed()) {
+      return guidedbp::cli::run_serve(serve);
     }
     return guidedbp::cli::run_explain(explain);
   } catch (const guidedbp::cli::UsageError& error) {

@@ -27,6 +27,27 @@ std::vector<double> per_channel(
 
 } // namespace
 
+PreprocessOptions preprocess_options(const PreprocessArgs& args) {
+  if (args.grayscale && args.rgb) {
+    throw UsageError("--grayscale and --rgb exclude each other");
+  }
+  if (args.mean.empty() != args.std.empty()) {
+    throw UsageError("--mean and --std go together");
+  }
+  PreprocessOptions options;
+  options.resize = args.resize;
+  options.crop = args.center_crop;
+  options.grayscale = args.grayscale;
+  options.rgb = args.rgb;
+  options.mean = args.mean;
+  options.std = args.std;
+  if (args.normalize == "imagenet") {
+    options.mean = {0.485, 0.456, 0.406};
+    options.std = {0.229, 0.224, 0.225};
+  }
+  return options;
+}
+
 Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
   // H x W x C uint8 -> C x H x W float in [0, 1] (torchvision's ToTensor).
   torch::Tensor x = torch::from_blob(
@@ -109,6 +130,16 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
   }
   out.input = input.unsqueeze(0).contiguous();
   return out;
+}
+
+Image to_image(const torch::Tensor& rgb) {
+  torch::Tensor t = rgb.contiguous();
+  Image image;
+  image.height = static_cast<int>(t.size(0));
+  image.width = static_cast<int>(t.size(1));
+  image.channels = 3;
+  image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+  return image;
 }
 
 } // namespace cli

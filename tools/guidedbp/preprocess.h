@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "commands.h"
 #include "image_io.h"
 
 namespace guidedbp {
@@ -42,9 +43,18 @@ struct Preprocessed {
   torch::Tensor input;
 };
 
+/// The options the command-line flags ask for (`--normalize imagenet`: mean
+/// 0.485,0.456,0.406, std 0.229,0.224,0.225). Throws UsageError for
+/// --grayscale with --rgb, or --mean without --std (and the reverse).
+PreprocessOptions preprocess_options(const PreprocessArgs& args);
+
 /// Applies `options` to `image`. Throws CliError for a mean/std whose length
 /// matches neither 1 nor the channel count, or a zero std.
 Preprocessed preprocess(const Image& image, const PreprocessOptions& options);
+
+/// An H x W x 3 uint8 tensor (a drawn map, `visualize_image_attr`'s result)
+/// as an Image, for encode_png and the panel layout.
+Image to_image(const torch::Tensor& rgb);
 
 } // namespace cli
 } // namespace guidedbp

@@ -1,0 +1,391 @@
+// Runs the server's jobs on TorchScript models: requests queued together for
+// one model become one forward (and one backward) pass, then are split back.
+
+#include "engine.h"
+
+#include <guidedbp/visualization.h>
+
+#include <cstring>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "../cli_error.h"
+#include "../image_io.h"
+#include "../methods.h"
+#include "../model_io.h"
+#include "../panel.h"
+#include "../preprocess.h"
+#include "../report.h"
+#include "../runtime.h"
+#include "../target_convert.h"
+
+namespace guidedbp {
+namespace cli {
+namespace serve {
+namespace {
+
+// One job's part of a batch: its examples as one tensor, N_i x instance.
+struct Item {
+  Job* job;
+  torch::Tensor input;
+  torch::Tensor pixels; // image jobs: C x H x W in [0, 1], for drawing
+};
+
+torch::Tensor to_tensor(const std::vector<NdArray>& instances) {
+  std::vector<int64_t> sizes{static_cast<int64_t>(instances.size())};
+  sizes.insert(
+      sizes.end(), instances[0].shape.begin(), instances[0].shape.end());
+  torch::Tensor t = torch::empty(sizes, torch::kFloat32);
+  float* out = t.data_ptr<float>();
+  for (const NdArray& a : instances) {
+    std::memcpy(out, a.values.data(), a.values.size() * sizeof(float));
+    out += a.values.size();
+  }
+  return t;
+}
+
+NdArray to_array(const torch::Tensor& tensor) {
+  torch::Tensor t =
+      tensor.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+  NdArray a;
+  a.shape.assign(t.sizes().begin(), t.sizes().end());
+  a.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  return a;
+}
+
+JobResult failure(int status, const std::string& message) {
+  JobResult r;
+  r.status = status;
+  r.error = message;
+  return r;
+}
+
+bool is_image(const Job& job) {
+  return job.kind == JobKind::kImagePredict ||
+      job.kind == JobKind::kImageExplain;
+}
+
+bool is_explain(const Job& job) {
+  return job.kind == JobKind::kExplain || job.kind == JobKind::kImageExplain;
+}
+
+// How a job's target joins a batch's: the family (targets of one family merge
+// into one per-example target with the same meaning) and its tuple length.
+// A per-example list whose length is not the job's example count runs alone,
+// so that the library reports the mismatch for that request only.
+std::string target_family(const Job& job, int64_t examples) {
+  const TargetLiteral& t = job.target;
+  switch (t.kind) {
+    case TargetLiteral::Kind::kNone:
+      return job.kind == JobKind::kImageExplain ? "predicted" : "none";
+    case TargetLiteral::Kind::kIndex:
+    case TargetLiteral::Kind::kTuple:
+      return "tuple" + std::to_string(t.indices.size());
+    case TargetLiteral::Kind::kPerExample:
+      if (static_cast<int64_t>(t.indices.size()) == examples) {
+        return "list";
+      }
+      break;
+    case TargetLiteral::Kind::kPerExampleTuples:
+      if (static_cast<int64_t>(t.tuples.size()) == examples) {
+        return "tuple" + std::to_string(t.tuples[0].size());
+      }
+      break;
+  }
+  return "alone" + std::to_string(reinterpret_cast<uintptr_t>(&job));
+}
+
+class TorchBackend : public Backend {
+ public:
+  explicit TorchBackend(const ServeArgs& args) : device_(torch::kCPU) {
+    device_ = apply_runtime(args.runtime);
+    pre_ = preprocess_options(args.preprocess);
+    static const std::regex name_syntax("[A-Za-z0-9_.-]{1,128}");
+    for (const std::string& spec : args.models) {
+      const size_t eq = spec.find('=');
+      if (eq == std::string::npos) {
+        throw UsageError(
+            "--model " + spec +
+            ": expected NAME=PATH (e.g. --model fashion=model.pt)");
+      }
+      std::string name = spec.substr(0, eq);
+      std::string path = spec.substr(eq + 1);
+      if (!std::regex_match(name, name_syntax)) {
+        throw UsageError(
+            "--model " + spec + ": the name '" + name +
+            "' must be 1 to 128 letters, digits, '_', '.' or '-'");
+      }
+      if (path.empty()) {
+        throw UsageError("--model " + spec + ": no path after '='");
+      }
+      if (models_.count(name)) {
+        throw UsageError(
+            "--model " + spec + ": the name '" + name + "' is given twice");
+      }
+      torch::jit::Module module = load_model(path);
+      module.to(device_);
+      models_.emplace(name, module);
+      names_.push_back(name);
+    }
+  }
+
+  std::vector<std::string> model_names() const override {
+    return names_;
+  }
+
+  void run(const std::string& model, const std::vector<Job*>& jobs) override {
+    torch::jit::Module& module = models_.at(model);
+    // Inputs first: an image that does not decode fails alone.
+    std::map<std::string, std::vector<Item>> groups;
+    for (Job* job : jobs) {
+      Item item{job, {}, {}};
+      try {
+        if (is_image(*job)) {
+          Image image =
+              decode_image(job->image.data(), job->image.size(), "image");
+          Preprocessed p = preprocess(image, pre_);
+          item.input = p.input;
+          item.pixels = p.pixels;
+        } else {
+          item.input = to_tensor(job->instances);
+        }
+      } catch (...) {
+        finish_with_error(*job);
+        continue;
+      }
+      std::string key = std::to_string(static_cast<int>(job->kind)) + "|" +
+          c10::str(item.input.sizes().slice(1));
+      if (is_explain(*job)) {
+        key += "|" + job->method + "|" + (job->abs ? "abs" : "") + "|" +
+            target_family(*job, item.input.size(0));
+      }
+      if (job->kind == JobKind::kImageExplain) {
+        key += "|" + job->sign + "|" + job->visual + "|" +
+            std::to_string(job->outlier_perc) + "|" +
+            std::to_string(job->scale);
+      }
+      groups[key].push_back(std::move(item));
+    }
+    for (auto& entry : groups) {
+      std::vector<Item>& items = entry.second;
+      try {
+        run_group(module, items);
+      } catch (...) {
+        if (items.size() == 1) {
+          finish_with_error(*items[0].job);
+          continue;
+        }
+        // Someone's request broke the batch: run each alone, so that only
+        // the bad ones fail, with their own messages.
+        for (Item& item : items) {
+          std::vector<Item> alone{item};
+          try {
+            run_group(module, alone);
+          } catch (...) {
+            finish_with_error(*item.job);
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  // Finishes `job` with the exception being handled.
+  static void finish_with_error(Job& job) {
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      job.finish(failure(500, "out of memory"));
+    } catch (const std::exception& e) {
+      // The library's checks, the CLI's, or the TorchScript interpreter
+      // refusing this input (a wrong shape): the request's fault.
+      job.finish(failure(400, error_line(e)));
+    }
+  }
+
+  torch::Tensor forward(torch::jit::Module& module, const torch::Tensor& x) {
+    torch::NoGradGuard no_grad;
+    c10::IValue out = module.forward({x.to(device_)});
+    if (!out.isTensor()) {
+      throw CliError(
+          "the model returned a " + out.tagKind() +
+          "; the server needs a tensor with one row per example");
+    }
+    torch::Tensor t = out.toTensor();
+    if (t.dim() < 1 || t.size(0) != x.size(0)) {
+      throw CliError(
+          "the model's output has shape " + c10::str(t.sizes()) + " for " +
+          std::to_string(x.size(0)) +
+          " examples; the server needs one row per example");
+    }
+    return t.to(torch::kCPU);
+  }
+
+  // The group's merged target; `items` agree on its family (see
+  // target_family), `predicted` holds the argmax per example if needed.
+  static Target merged_target(
+      const std::vector<Item>& items,
+      const std::vector<int64_t>& predicted) {
+    const Job& first = *items[0].job;
+    if (first.kind == JobKind::kImageExplain &&
+        first.target.kind == TargetLiteral::Kind::kNone) {
+      return Target::per_example(predicted);
+    }
+    if (items.size() == 1) {
+      return to_target(first.target);
+    }
+    switch (first.target.kind) {
+      case TargetLiteral::Kind::kNone:
+        return Target::none();
+      case TargetLiteral::Kind::kPerExample: {
+        std::vector<int64_t> all;
+        for (const Item& item : items) {
+          all.insert(
+              all.end(),
+              item.job->target.indices.begin(),
+              item.job->target.indices.end());
+        }
+        return Target::per_example(all);
+      }
+      default: {
+        std::vector<std::vector<int64_t>> all;
+        for (const Item& item : items) {
+          const TargetLiteral& t = item.job->target;
+          for (int64_t e = 0; e < item.input.size(0); ++e) {
+            all.push_back(
+                t.kind == TargetLiteral::Kind::kPerExampleTuples
+                    ? t.tuples[static_cast<size_t>(e)]
+                    : t.indices);
+          }
+        }
+        return Target::per_example_tuples(all);
+      }
+    }
+  }
+
+  // One model call for `items`; finishes every job or throws (and finishes
+  // none).
+  void run_group(torch::jit::Module& module, std::vector<Item>& items) {
+    std::vector<torch::Tensor> parts;
+    for (const Item& item : items) {
+      parts.push_back(item.input);
+    }
+    torch::Tensor x = parts.size() == 1 ? parts[0] : torch::cat(parts);
+    const Job& first = *items[0].job;
+    std::vector<JobResult> results(items.size());
+
+    torch::Tensor probs;
+    std::vector<int64_t> predicted;
+    if (first.kind != JobKind::kExplain) {
+      torch::Tensor out = forward(module, x);
+      if (first.kind == JobKind::kPredict) {
+        int64_t offset = 0;
+        for (size_t i = 0; i < items.size(); ++i) {
+          const int64_t n = items[i].input.size(0);
+          for (int64_t e = 0; e < n; ++e) {
+            results[i].outputs.push_back(to_array(out[offset + e]));
+          }
+          offset += n;
+        }
+        finish_all(items, results);
+        return;
+      }
+      if (out.dim() != 2) {
+        throw CliError(
+            "the model's output for one image has shape " +
+            c10::str(out.slice(0, 0, 1).sizes()) +
+            "; image requests need 1 x classes scores");
+      }
+      probs = torch::softmax(out.to(torch::kFloat64), 1);
+      torch::Tensor best = probs.argmax(1);
+      for (int64_t e = 0; e < best.size(0); ++e) {
+        predicted.push_back(best[e].item<int64_t>());
+      }
+      for (size_t i = 0; i < items.size(); ++i) {
+        results[i].predicted = predicted[i];
+        results[i].score =
+            probs[static_cast<int64_t>(i)][predicted[i]].item<double>();
+        if (first.kind == JobKind::kImagePredict) {
+          results[i].outputs.push_back(to_array(out[static_cast<int64_t>(i)]));
+        }
+      }
+      if (first.kind == JobKind::kImagePredict) {
+        finish_all(items, results);
+        return;
+      }
+    }
+
+    std::unique_ptr<ModifiedReluGradient> method =
+        make_method(module, first.method, first.abs);
+    const Target target = merged_target(items, predicted);
+    torch::Tensor attribution =
+        method->attribute(std::vector<torch::Tensor>{x.to(device_)}, target)
+            .at(0)
+            .to(torch::kCPU);
+    int64_t offset = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const Item& item = items[i];
+      const int64_t n = item.input.size(0);
+      if (first.kind == JobKind::kExplain) {
+        for (int64_t e = 0; e < n; ++e) {
+          results[i].outputs.push_back(to_array(attribution[offset + e]));
+        }
+      } else {
+        const Job& job = *item.job;
+        // The class explained, as the library resolved it (negative
+        // indices count from the end).
+        const int64_t classes = probs.size(1);
+        int64_t t = predicted[i];
+        if (job.target.kind == TargetLiteral::Kind::kIndex ||
+            job.target.kind == TargetLiteral::Kind::kTuple) {
+          t = job.target.indices.at(0);
+        } else if (job.target.kind == TargetLiteral::Kind::kPerExample) {
+          t = job.target.indices.at(0);
+        } else if (job.target.kind == TargetLiteral::Kind::kPerExampleTuples) {
+          t = job.target.tuples.at(0).at(0);
+        }
+        results[i].target = t < 0 ? t + classes : t;
+        const VisualizeOptions options =
+            VisualizeOptions()
+                .method(parse_visual_method(job.visual))
+                .sign(parse_visual_sign(job.sign))
+                .outlier_perc(job.outlier_perc);
+        const int64_t h = item.pixels.size(1);
+        const int64_t w = item.pixels.size(2);
+        const int64_t scale = job.scale > 0
+            ? job.scale
+            : std::max<int64_t>(1, 224 / std::max(h, w));
+        results[i].png = encode_png(enlarge_nearest(
+            to_image(visualize_image_attr(
+                attribution[offset], item.pixels, options)),
+            static_cast<int>(scale)));
+      }
+      offset += n;
+    }
+    finish_all(items, results);
+  }
+
+  static void finish_all(
+      std::vector<Item>& items,
+      std::vector<JobResult>& results) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      items[i].job->finish(std::move(results[i]));
+    }
+  }
+
+  torch::Device device_;
+  PreprocessOptions pre_;
+  std::map<std::string, torch::jit::Module> models_;
+  std::vector<std::string> names_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> make_torch_backend(const ServeArgs& args) {
+  return std::make_unique<TorchBackend>(args);
+}
+
+} // namespace serve
+} // namespace cli
+} // namespace guidedbp
