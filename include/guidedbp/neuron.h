@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace guidedbp {
@@ -87,6 +89,15 @@ class NeuronSelector {
   /* implicit */ NeuronSelector(std::initializer_list<NeuronIndex> indices);
   /* implicit */ NeuronSelector(std::vector<NeuronIndex> indices);
   /* implicit */ NeuronSelector(Function function);
+  /// Any callable `torch::Tensor(const torch::Tensor&)`, e.g. a lambda.
+  template <
+      typename F,
+      typename std::enable_if<
+          std::is_invocable_r<torch::Tensor, F&, const torch::Tensor&>::value &&
+              !std::is_same<std::decay_t<F>, Function>::value,
+          int>::type = 0>
+  /* implicit */ NeuronSelector(F function)
+      : NeuronSelector(Function(std::move(function))) {}
 
   /// The selected values of `layer_output` (batch first), one per example.
   torch::Tensor select(const torch::Tensor& layer_output) const;
