@@ -138,12 +138,13 @@ torch::Tensor interpolate(
 }
 
 LayerGradCam::LayerGradCam(Model model, std::string layer)
+    : LayerGradCam(std::move(model), std::move(layer), kLayerGradCam) {}
+
+LayerGradCam::LayerGradCam(Model model, std::string layer, const char* who)
     : model_(std::move(model)),
       layer_(std::move(layer)),
-      forwards_(std::make_shared<const detail::LayerForwards>(
-          model_,
-          layer_,
-          kLayerGradCam)) {}
+      forwards_(
+          std::make_shared<const detail::LayerForwards>(model_, layer_, who)) {}
 
 torch::Tensor LayerGradCam::attribute(
     const torch::Tensor& input,
@@ -187,7 +188,7 @@ torch::Tensor LayerGradCam::attribute(
 }
 
 GuidedGradCam::GuidedGradCam(Model model, std::string layer)
-    : grad_cam_(std::move(model), std::move(layer)) {}
+    : grad_cam_(std::move(model), std::move(layer), kGuidedGradCam) {}
 
 torch::Tensor GuidedGradCam::attribute(
     const torch::Tensor& input,

@@ -101,6 +101,7 @@ class LayerGradCam {
 
  private:
   friend class GuidedGradCam;
+  LayerGradCam(Model model, std::string layer, const char* who);
 
   Model model_;
   std::string layer_;
