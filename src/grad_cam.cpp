@@ -221,8 +221,26 @@ std::vector<torch::Tensor> GuidedGradCam::attribute(
     const Target& target,
     const ForwardArgs& additional_forward_args,
     const GuidedGradCamOptions& options) const {
-  return attribute_with_map(inputs, target, additional_forward_args, options)
-      .attributions;
+  GuidedGradCamResult result =
+      attribute_with_map(inputs, target, additional_forward_args, options);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (result.attributions[i].numel() == 0 && inputs[i].numel() > 0) {
+      TORCH_WARN(
+          kGuidedGradCam,
+          ": the Grad-CAM map of layer '",
+          layer(),
+          "' (shape ",
+          result.grad_cam.sizes(),
+          ") cannot be upsampled to input ",
+          i,
+          " (shape ",
+          inputs[i].sizes(),
+          ") with mode '",
+          interpolate_mode_name(options.interpolate_mode()),
+          "'; its attribution is an empty tensor (as in Captum)");
+    }
+  }
+  return std::move(result.attributions);
 }
 
 GuidedGradCamResult GuidedGradCam::attribute_with_map(
@@ -284,19 +302,6 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
       }
     }
     if (!upsampled.defined()) {
-      TORCH_WARN(
-          kGuidedGradCam,
-          ": the Grad-CAM map of layer '",
-          layer(),
-          "' (shape ",
-          result.grad_cam.sizes(),
-          ") cannot be upsampled to input ",
-          i,
-          " (shape ",
-          x.sizes(),
-          ") with mode '",
-          interpolate_mode_name(options.interpolate_mode()),
-          "'; its attribution is an empty tensor (as in Captum)");
       result.attributions.push_back(torch::empty({0}, x.options()));
       continue;
     }

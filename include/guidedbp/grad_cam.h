@@ -171,8 +171,9 @@ class GuidedGradCam {
       const ForwardArgs& additional_forward_args = {},
       const GuidedGradCamOptions& options = {}) const;
 
-  /// As `attribute`, also returning the Grad-CAM map (for drawing it), the
-  /// model's output and the ReLU count.
+  /// As the multi-input `attribute`, also returning the Grad-CAM map (for
+  /// drawing it), the model's output and the ReLU count. An input that cannot
+  /// take the map gets an empty tensor without a warning: the caller decides.
   GuidedGradCamResult attribute_with_map(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
