@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -170,6 +171,19 @@ class GuidedGradCam {
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
       const GuidedGradCamOptions& options = {}) const;
+  /// A braced list of inputs: `attribute({x}, t)` is a list of one input and
+  /// returns a vector, as for `GuidedBackprop`.
+  std::vector<torch::Tensor> attribute(
+      std::initializer_list<torch::Tensor> inputs,
+      const Target& target = Target(),
+      const ForwardArgs& additional_forward_args = {},
+      const GuidedGradCamOptions& options = {}) const {
+    return attribute(
+        std::vector<torch::Tensor>(inputs),
+        target,
+        additional_forward_args,
+        options);
+  }
 
   /// As the multi-input `attribute`, also returning the Grad-CAM map (for
   /// drawing it), the model's output and the ReLU count. An input that cannot

@@ -147,6 +147,19 @@ class NeuronModifiedReluGradient {
       const NeuronSelector& neuron_selector,
       const ForwardArgs& additional_forward_args = {},
       bool attribute_to_neuron_input = false) const;
+  /// A braced list of inputs: `attribute({x}, n)` is a list of one input and
+  /// returns a vector, as for `GuidedBackprop`.
+  std::vector<torch::Tensor> attribute(
+      std::initializer_list<torch::Tensor> inputs,
+      const NeuronSelector& neuron_selector,
+      const ForwardArgs& additional_forward_args = {},
+      bool attribute_to_neuron_input = false) const {
+    return attribute(
+        std::vector<torch::Tensor>(inputs),
+        neuron_selector,
+        additional_forward_args,
+        attribute_to_neuron_input);
+  }
 
   const Model& model() const {
     return model_;
