@@ -49,7 +49,7 @@ struct ModelSpec {
   std::string name;
   std::string path;
   std::vector<int64_t> chw; // one example's shape
-  std::string layer = ""; // GuidedGradCam's layer ("": not timed)
+  std::string layer = "";   // GuidedGradCam's layer ("": not timed)
 };
 
 struct Options {
@@ -439,10 +439,7 @@ int main(int argc, char** argv) {
       {"tiny_cnn", {"tiny_cnn", opt.models_dir + "/tiny_cnn.pt", {3, 32, 32}}},
       {"fashion_mnist", {"fashion_mnist", opt.fashion, {1, 28, 28}}},
       {"resnet18",
-       {"resnet18",
-        opt.models_dir + "/resnet18.pt",
-        {3, 224, 224},
-        "layer4"}},
+       {"resnet18", opt.models_dir + "/resnet18.pt", {3, 224, 224}, "layer4"}},
       {"vgg11",
        {"vgg11", opt.models_dir + "/vgg11.pt", {3, 224, 224}, "features.18"}},
   };
@@ -529,9 +526,8 @@ int main(int argc, char** argv) {
       };
       if (guided_grad_cam) {
         // Issue 10: the Grad-CAM part should add well under a forward pass.
-        measured.push_back({"guided_gradcam", [&] {
-                              guided_grad_cam->attribute(x, target);
-                            }});
+        measured.push_back(
+            {"guided_gradcam", [&] { guided_grad_cam->attribute(x, target); }});
       }
       if (opt.prototype) {
         for (bool in_place : {false, true}) {

@@ -29,8 +29,7 @@ torch::Tensor grad_cam_map(
     }
     weights = gradient.mean(spatial, /*keepdim=*/true);
   }
-  torch::Tensor map =
-      (weights * activations.detach()).sum(1, /*keepdim=*/true);
+  torch::Tensor map = (weights * activations.detach()).sum(1, /*keepdim=*/true);
   return relu ? torch::relu(map) : map;
 }
 
@@ -170,7 +169,8 @@ torch::Tensor LayerGradCam::attribute(
   std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
   detail::LayerRun run = layer_forward.run(
       detail::forward_arguments(leaves, additional_forward_args));
-  torch::Tensor output = detail::output_tensor(run.output, model_, kLayerGradCam);
+  torch::Tensor output =
+      detail::output_tensor(run.output, model_, kLayerGradCam);
   torch::Tensor activations = single_layer_tensor(
       run, layer_, options.attribute_to_layer_input(), kLayerGradCam);
   torch::Tensor selected = target.select(output);
@@ -256,7 +256,8 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
   detail::LayerRun run = layer_forward.run(
       detail::forward_arguments(leaves, additional_forward_args));
   const Model& model = grad_cam_.model();
-  torch::Tensor output = detail::output_tensor(run.output, model, kGuidedGradCam);
+  torch::Tensor output =
+      detail::output_tensor(run.output, model, kGuidedGradCam);
   torch::Tensor activations = single_layer_tensor(
       run, layer(), options.attribute_to_layer_input(), kGuidedGradCam);
   torch::Tensor selected = target.select(output);
@@ -289,7 +290,8 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
       /*create_graph=*/false,
       /*allow_unused=*/true);
   detail::check_gradients(guided, inputs, kGuidedGradCam);
-  detail::warn_relu_count(count.relus, count.fused_graphs, model, kGuidedGradCam);
+  detail::warn_relu_count(
+      count.relus, count.fused_graphs, model, kGuidedGradCam);
 
   for (size_t i = 0; i < guided.size(); ++i) {
     const torch::Tensor& x = inputs[i];

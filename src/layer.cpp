@@ -33,8 +33,8 @@ using torch::jit::Value;
 
 bool within(const std::string& path, const std::string& layer) {
   return path == layer ||
-      (path.size() > layer.size() && path.compare(0, layer.size(), layer) == 0 &&
-       path[layer.size()] == '.');
+      (path.size() > layer.size() &&
+       path.compare(0, layer.size(), layer) == 0 && path[layer.size()] == '.');
 }
 
 // The module instance path of the code a node came from, dotted as
@@ -171,7 +171,8 @@ std::vector<Value*> layer_values(
       begin = i;
     }
   }
-  std::unordered_set<const Node*> call(top.begin() + begin, top.begin() + end + 1);
+  std::unordered_set<const Node*> call(
+      top.begin() + begin, top.begin() + end + 1);
 
   std::vector<Value*> values;
   std::unordered_set<const Value*> seen;
@@ -193,8 +194,9 @@ std::vector<Value*> layer_values(
       }
     }
     if (values.empty()) {
-      why = "it computes no tensor of its own (it returns its input?); try "
-            "attribute_to_layer_input or the layer after it";
+      why =
+          "it computes no tensor of its own (it returns its input?); try "
+          "attribute_to_layer_input or the layer after it";
     }
     return values;
   }
@@ -375,12 +377,14 @@ torch::Tensor run_sequential(
     const std::string& name = children[i].key();
     const std::string path = prefix.empty() ? name : prefix + "." + name;
     const bool on_path = depth < parts.size() && name == parts[depth];
-    auto child = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(it->ptr());
+    auto child =
+        std::dynamic_pointer_cast<torch::nn::SequentialImpl>(it->ptr());
     if (on_path && depth + 1 < parts.size()) {
       x = run_sequential(
           *child, parts, depth + 1, x, layer_input, captured, path, all);
     } else if (all != nullptr && child) {
-      x = run_sequential(*child, parts, parts.size(), x, false, captured, path, all);
+      x = run_sequential(
+          *child, parts, parts.size(), x, false, captured, path, all);
     } else {
       const bool target = on_path && depth + 1 == parts.size();
       if (target && layer_input) {

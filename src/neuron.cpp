@@ -43,7 +43,8 @@ NeuronSelector::NeuronSelector(std::vector<NeuronIndex> indices)
 
 NeuronSelector::NeuronSelector(Function function)
     : function_(std::move(function)) {
-  TORCH_CHECK_VALUE(function_, "NeuronSelector: the selector function is empty");
+  TORCH_CHECK_VALUE(
+      function_, "NeuronSelector: the selector function is empty");
 }
 
 std::string NeuronSelector::to_string() const {
@@ -57,9 +58,9 @@ std::string NeuronSelector::to_string() const {
   for (size_t i = 0; i < indices_.size(); ++i) {
     const NeuronIndex& e = indices_[i];
     s += i ? ", " : "";
-    s += e.is_range() ? std::to_string(e.range().start) + ":" +
-            std::to_string(e.range().stop)
-                      : std::to_string(e.index());
+    s += e.is_range()
+        ? std::to_string(e.range().start) + ":" + std::to_string(e.range().stop)
+        : std::to_string(e.index());
   }
   return s + (indices_.size() == 1 ? ",)" : ")");
 }
@@ -109,7 +110,8 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
       layer.dim() - 1,
       " dimension(s) after the batch");
   TORCH_CHECK_VALUE(
-      !indices_.empty(), "neuron selector (): the tuple is empty; give indices");
+      !indices_.empty(),
+      "neuron selector (): the tuple is empty; give indices");
   torch::Tensor selected = layer;
   bool has_range = false;
   int64_t dim = 1;

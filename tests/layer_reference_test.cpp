@@ -1,8 +1,8 @@
-// Layer and neuron methods (issue 10) against tests/reference/layer_reference.py:
-// Captum's LayerGradCam, GuidedGradCam, NeuronGuidedBackprop and
-// NeuronDeconvolution re-implemented on the EAGER models with forward hooks.
-// The data is written at test time by the CTest fixture
-// reference.layers.generate (tests/reference/make_layer_reference.py).
+// Layer and neuron methods (issue 10) against
+// tests/reference/layer_reference.py: Captum's LayerGradCam, GuidedGradCam,
+// NeuronGuidedBackprop and NeuronDeconvolution re-implemented on the EAGER
+// models with forward hooks. The data is written at test time by the CTest
+// fixture reference.layers.generate (tests/reference/make_layer_reference.py).
 
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
@@ -56,7 +56,8 @@ guidedbp::Target decode_target(const torch::Tensor& t) {
   if (t.numel() == 0) {
     return guidedbp::Target();
   }
-  std::vector<int64_t> v(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+  std::vector<int64_t> v(
+      t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
   return v.size() == 1 ? guidedbp::Target::index(v[0])
                        : guidedbp::Target::per_example(v);
 }

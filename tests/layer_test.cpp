@@ -63,16 +63,20 @@ TEST_F(LayerTest, NeuronSelectorsGiveHandValues) {
   torch::jit::Module m = hand_layers();
   guidedbp::NeuronGuidedBackprop gbp(m, "act");
   guidedbp::NeuronDeconvolution deconv(m, "act");
-  EXPECT_TRUE(torch::equal(gbp.attribute(hand_input(), 0), f32({1., -1}).view({1, 2})));
-  EXPECT_TRUE(torch::equal(gbp.attribute(hand_input(), {1}), f32({0., 0}).view({1, 2})));
-  EXPECT_TRUE(torch::equal(deconv.attribute(hand_input(), -2), f32({-1., 1}).view({1, 2})));
+  EXPECT_TRUE(
+      torch::equal(gbp.attribute(hand_input(), 0), f32({1., -1}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(
+      gbp.attribute(hand_input(), {1}), f32({0., 0}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(
+      deconv.attribute(hand_input(), -2), f32({-1., 1}).view({1, 2})));
   // A range sums: neurons 0 and 1.
   EXPECT_TRUE(torch::equal(
       deconv.attribute(hand_input(), {guidedbp::NeuronRange{0, 2}}),
       f32({0., 0}).view({1, 2})));
   // A callable: one value per example.
   auto second = [](const torch::Tensor& out) { return out.select(1, 0); };
-  EXPECT_TRUE(torch::equal(gbp.attribute(hand_input(), second), f32({1., -1}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(
+      gbp.attribute(hand_input(), second), f32({1., -1}).view({1, 2})));
   // The neuron input of lin is x itself.
   guidedbp::NeuronGuidedBackprop lin(m, "lin");
   EXPECT_TRUE(torch::equal(
@@ -90,7 +94,9 @@ TEST_F(LayerTest, UnknownLayerListsNearbyNames) {
 
 TEST_F(LayerTest, LayerInControlFlowIsAClearError) {
   expect_error<c10::ValueError>(
-      [] { guidedbp::LayerGradCam(hand_layers(/*in_control_flow=*/true), "lin"); },
+      [] {
+        guidedbp::LayerGradCam(hand_layers(/*in_control_flow=*/true), "lin");
+      },
       "runs only inside control flow");
 }
 
@@ -99,25 +105,35 @@ TEST_F(LayerTest, SelectorErrorsAreTyped) {
   expect_error<c10::ValueError>(
       [&] { guidedbp::NeuronSelector(3).select(layer); }, "e.g. (3, 0, 0)");
   expect_error<c10::IndexError>(
-      [&] { guidedbp::NeuronSelector({4, 0, 0}).select(layer); },
+      [&] {
+        guidedbp::NeuronSelector({4, 0, 0}).select(layer);
+      },
       "index 4 is out of range for dimension 1 (size 4)");
   expect_error<c10::IndexError>(
-      [&] { guidedbp::NeuronSelector({0, -4, 0}).select(layer); }, "index -4");
+      [&] {
+        guidedbp::NeuronSelector({0, -4, 0}).select(layer);
+      },
+      "index -4");
   expect_error<c10::IndexError>(
       [&] {
         guidedbp::NeuronSelector({guidedbp::NeuronRange{5, 9}}).select(layer);
       },
       "selects nothing");
   expect_error<c10::ValueError>(
-      [&] { guidedbp::NeuronSelector({0, 0, 0, 0}).select(layer); },
+      [&] {
+        guidedbp::NeuronSelector({0, 0, 0, 0}).select(layer);
+      },
       "has 4 indices");
   expect_error<c10::ValueError>(
-      [&] { guidedbp::NeuronSelector({0, 0}).select(layer); },
+      [&] {
+        guidedbp::NeuronSelector({0, 0}).select(layer);
+      },
       "leaves 3 values per example");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronSelector([](const torch::Tensor& t) { return t; })
-            .select(layer);
+        guidedbp::NeuronSelector([](const torch::Tensor& t) {
+          return t;
+        }).select(layer);
       },
       "one value per example");
   // Negative indices and clamped ranges follow Python.
@@ -125,7 +141,9 @@ TEST_F(LayerTest, SelectorErrorsAreTyped) {
       guidedbp::NeuronSelector({-1, guidedbp::NeuronRange{-2, 99}, 0})
           .select(layer),
       layer.select(1, 3).slice(1, 1, 3).select(2, 0).sum(1)));
-  EXPECT_EQ(guidedbp::NeuronSelector({5, guidedbp::NeuronRange{0, 2}}).to_string(), "(5, 0:2)");
+  EXPECT_EQ(
+      guidedbp::NeuronSelector({5, guidedbp::NeuronRange{0, 2}}).to_string(),
+      "(5, 0:2)");
 }
 
 TEST_F(LayerTest, GuidedGradCamOfOneInputThatCannotTakeTheMapThrows) {
@@ -226,16 +244,21 @@ TEST_F(LayerTest, MarkedFunctionNeedsItsMark) {
     return guidedbp::layer_output("hidden", torch::relu(x * 2)).sum(1);
   };
   expect_error<c10::ValueError>(
-      [&] { guidedbp::NeuronGuidedBackprop(f, "hiden").attribute(torch::ones({1, 3}), 0); },
+      [&] {
+        guidedbp::NeuronGuidedBackprop(f, "hiden")
+            .attribute(torch::ones({1, 3}), 0);
+      },
       "marked: hidden");
   expect_error<c10::ValueError>(
       [&] {
         guidedbp::NeuronGuidedBackprop(f, "hidden")
-            .attribute(torch::ones({1, 3}), 0, {}, /*attribute_to_neuron_input=*/true);
+            .attribute(
+                torch::ones({1, 3}), 0, {}, /*attribute_to_neuron_input=*/true);
       },
       "layer inputs are found in TorchScript modules and torch::nn::Sequential");
   EXPECT_TRUE(torch::equal(
-      guidedbp::NeuronGuidedBackprop(f, "hidden").attribute(torch::ones({1, 3}), 1),
+      guidedbp::NeuronGuidedBackprop(f, "hidden")
+          .attribute(torch::ones({1, 3}), 1),
       f32({0., 2, 0}).view({1, 3})));
   // Outside an attribution the mark is the identity.
   torch::Tensor x = torch::ones({2});

@@ -124,7 +124,8 @@ struct GuidedGradCamResult {
   /// One per input: Guided Backprop times the upsampled map; an empty tensor
   /// (numel 0) for an input that cannot take the map (see `attribute`).
   std::vector<torch::Tensor> attributions;
-  /// The layer's Grad-CAM map with ReLU, (N, 1, d1, ..., dk), before upsampling.
+  /// The layer's Grad-CAM map with ReLU, (N, 1, d1, ..., dk), before
+  /// upsampling.
   torch::Tensor grad_cam;
   /// The model's output of this forward pass (detached).
   torch::Tensor output;

@@ -40,7 +40,8 @@ torch::Tensor layer_output(const std::string& name, const torch::Tensor& x);
 
 /// One layer of a model as `layer_shapes` reports it.
 struct LayerInfo {
-  std::string path; ///< the name to pass as `layer`, e.g. "layer4" or "features.18"
+  /// The name to pass as `layer`, e.g. "layer4" or "features.18".
+  std::string path;
   /// The shape of the layer's output for the given inputs; empty when the
   /// layer yields no tensor of its own (a module never called, one that
   /// returns its input, or one called only inside TorchScript control flow).
@@ -56,7 +57,8 @@ struct LayerInfo {
 ///
 /// Example:
 /// ```
-/// for (const auto& l : guidedbp::layer_shapes(model, {torch::rand({1, 3, 224, 224})}))
+/// torch::Tensor x = torch::rand({1, 3, 224, 224});
+/// for (const auto& l : guidedbp::layer_shapes(model, {x}))
 ///   std::cout << l.path << " " << l.output_shape << "\n";
 /// ```
 std::vector<LayerInfo> layer_shapes(

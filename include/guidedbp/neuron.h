@@ -54,12 +54,14 @@ class NeuronIndex {
 /// Which neuron(s) of a layer's output a neuron attribution explains: every
 /// form of Captum's `neuron_selector`.
 ///
+// clang-format off
 /// | Captum (Python)         | guidedbp (C++)                               |
 /// | ----------------------- | -------------------------------------------- |
 /// | `7` (2-D layer outputs) | `7`                                          |
 /// | `(5, 1, 2)`             | `{5, 1, 2}`                                  |
 /// | `(slice(0, 4), 1, 2)`   | `{guidedbp::NeuronRange{0, 4}, 1, 2}`        |
 /// | a callable              | `[](const torch::Tensor& layer) { ... }`     |
+// clang-format on
 ///
 /// Indices address the layer output without its batch dimension. A tuple of
 /// ints must address one value per example; with a range, the selected
@@ -184,7 +186,7 @@ class NeuronModifiedReluGradient {
 ///
 /// Example:
 /// ```
-/// guidedbp::NeuronGuidedBackprop ngbp(torch::jit::load("vgg11.pt"), "features.18");
+/// guidedbp::NeuronGuidedBackprop ngbp(model, "features.18");
 /// torch::Tensor a = ngbp.attribute(images, {/*channel=*/5, 1, 2});
 /// ```
 class NeuronGuidedBackprop : public NeuronModifiedReluGradient {

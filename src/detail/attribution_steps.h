@@ -28,7 +28,8 @@ void check_inputs(const std::vector<torch::Tensor>& inputs, const char* who);
 
 /// Our own leaf for each input: it shares the caller's storage but not its
 /// autograd state, so the caller's requires_grad and .grad stay as they were.
-std::vector<torch::Tensor> make_leaves(const std::vector<torch::Tensor>& inputs);
+std::vector<torch::Tensor> make_leaves(
+    const std::vector<torch::Tensor>& inputs);
 
 /// The leaves, then the additional forward arguments, in order.
 std::vector<c10::IValue> forward_arguments(
