@@ -61,6 +61,46 @@ torch::Tensor single_layer_tensor(
   return a;
 }
 
+// One forward pass and the plain gradient of the selected output at the
+// layer; the caller holds the AttributionModeGuard for both passes.
+struct LayerPass {
+  std::vector<torch::Tensor> leaves;
+  torch::Tensor output;
+  torch::Tensor selected;
+  torch::Tensor activations;
+  torch::Tensor gradient;
+};
+
+LayerPass layer_pass(
+    const detail::LayerForward& layer_forward,
+    const Model& model,
+    const std::vector<torch::Tensor>& inputs,
+    const Target& target,
+    const ForwardArgs& additional_forward_args,
+    bool layer_input,
+    bool keep_graph,
+    const char* who) {
+  LayerPass pass;
+  pass.leaves = detail::make_leaves(inputs);
+  detail::LayerRun run = layer_forward.run(
+      detail::forward_arguments(pass.leaves, additional_forward_args));
+  pass.output = detail::output_tensor(run.output, model, who);
+  pass.activations =
+      single_layer_tensor(run, layer_forward.path(), layer_input, who);
+  pass.selected = target.select(pass.output);
+  pass.gradient = torch::autograd::grad(
+      {pass.selected},
+      {pass.activations},
+      {torch::ones_like(pass.selected)},
+      /*retain_graph=*/keep_graph,
+      /*create_graph=*/false,
+      /*allow_unused=*/true)[0];
+  if (!pass.gradient.defined()) {
+    pass.gradient = torch::zeros_like(pass.activations);
+  }
+  return pass;
+}
+
 } // namespace
 
 const char* interpolate_mode_name(InterpolateMode mode) {
@@ -166,25 +206,17 @@ torch::Tensor LayerGradCam::attribute(
   const detail::LayerForward& layer_forward =
       forwards_->get(options.attribute_to_layer_input());
   detail::AttributionModeGuard mode;
-  std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
-  detail::LayerRun run = layer_forward.run(
-      detail::forward_arguments(leaves, additional_forward_args));
-  torch::Tensor output =
-      detail::output_tensor(run.output, model_, kLayerGradCam);
-  torch::Tensor activations = single_layer_tensor(
-      run, layer_, options.attribute_to_layer_input(), kLayerGradCam);
-  torch::Tensor selected = target.select(output);
-  torch::Tensor gradient = torch::autograd::grad(
-      {selected},
-      {activations},
-      {torch::ones_like(selected)},
-      /*retain_graph=*/false,
-      /*create_graph=*/false,
-      /*allow_unused=*/true)[0];
-  if (!gradient.defined()) {
-    gradient = torch::zeros_like(activations);
-  }
-  return grad_cam_map(activations, gradient, options.relu_attributions());
+  LayerPass pass = layer_pass(
+      layer_forward,
+      model_,
+      inputs,
+      target,
+      additional_forward_args,
+      options.attribute_to_layer_input(),
+      /*keep_graph=*/false,
+      kLayerGradCam);
+  return grad_cam_map(
+      pass.activations, pass.gradient, options.relu_attributions());
 }
 
 GuidedGradCam::GuidedGradCam(Model model, std::string layer)
@@ -252,31 +284,25 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
   const detail::LayerForward& layer_forward =
       grad_cam_.forwards_->get(options.attribute_to_layer_input());
   detail::AttributionModeGuard mode;
-  std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
-  detail::LayerRun run = layer_forward.run(
-      detail::forward_arguments(leaves, additional_forward_args));
   const Model& model = grad_cam_.model();
-  torch::Tensor output =
-      detail::output_tensor(run.output, model, kGuidedGradCam);
-  torch::Tensor activations = single_layer_tensor(
-      run, layer(), options.attribute_to_layer_input(), kGuidedGradCam);
-  torch::Tensor selected = target.select(output);
-
   // One forward pass serves both parts: first the plain gradient at the
   // layer (before any ReLU is overridden), keeping the graph ...
-  torch::Tensor gradient = torch::autograd::grad(
-      {selected},
-      {activations},
-      {torch::ones_like(selected)},
-      /*retain_graph=*/true,
-      /*create_graph=*/false,
-      /*allow_unused=*/true)[0];
-  if (!gradient.defined()) {
-    gradient = torch::zeros_like(activations);
-  }
+  LayerPass pass = layer_pass(
+      layer_forward,
+      model,
+      inputs,
+      target,
+      additional_forward_args,
+      options.attribute_to_layer_input(),
+      /*keep_graph=*/true,
+      kGuidedGradCam);
   GuidedGradCamResult result;
-  result.grad_cam = grad_cam_map(activations, gradient, /*relu=*/true);
-  gradient.reset();
+  result.grad_cam =
+      grad_cam_map(pass.activations, pass.gradient, /*relu=*/true);
+  pass.gradient.reset();
+  pass.activations.reset();
+  const torch::Tensor& selected = pass.selected;
+  const std::vector<torch::Tensor>& leaves = pass.leaves;
 
   // ... then the guided gradient at the inputs.
   detail::VisitedNodes visited;
@@ -309,7 +335,7 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
     }
     result.attributions.push_back(guided[i] * upsampled.to(guided[i].dtype()));
   }
-  result.output = output.detach();
+  result.output = pass.output.detach();
   result.relu_count = count.relus;
   return result;
 }

@@ -56,7 +56,7 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, HERE)
 import layer_reference as ref  # noqa: E402
-from make_reference import FunctionalRelu  # noqa: E402
+from make_reference import FunctionalRelu, _Container  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -184,16 +184,6 @@ def _selector(selector):
         else:
             rows.append([0, s, 0])
     return selector, "tuple", torch.tensor(rows)
-
-
-class _Container(nn.Module):
-    def __init__(self, values):
-        super().__init__()
-        for key, value in values.items():
-            setattr(self, key, value)
-
-    def forward(self) -> int:
-        return 0
 
 
 def make_case(case, outdir):
