@@ -49,6 +49,7 @@ struct ModelSpec {
   std::string name;
   std::string path;
   std::vector<int64_t> chw; // one example's shape
+  std::string layer = "";   // GuidedGradCam's layer ("": not timed)
 };
 
 struct Options {
@@ -438,8 +439,9 @@ int main(int argc, char** argv) {
       {"tiny_cnn", {"tiny_cnn", opt.models_dir + "/tiny_cnn.pt", {3, 32, 32}}},
       {"fashion_mnist", {"fashion_mnist", opt.fashion, {1, 28, 28}}},
       {"resnet18",
-       {"resnet18", opt.models_dir + "/resnet18.pt", {3, 224, 224}}},
-      {"vgg11", {"vgg11", opt.models_dir + "/vgg11.pt", {3, 224, 224}}},
+       {"resnet18", opt.models_dir + "/resnet18.pt", {3, 224, 224}, "layer4"}},
+      {"vgg11",
+       {"vgg11", opt.models_dir + "/vgg11.pt", {3, 224, 224}, "features.18"}},
   };
   for (const auto& m : opt.models) {
     if (!specs.count(m)) {
@@ -478,6 +480,12 @@ int main(int argc, char** argv) {
     guidedbp::GuidedBackprop gbp(module);
     guidedbp::Deconvolution deconv(module);
     guidedbp::Saliency saliency(module);
+    // Built here: a layer graph costs about one forward pass, once per object.
+    std::unique_ptr<guidedbp::GuidedGradCam> guided_grad_cam;
+    if (!spec.layer.empty()) {
+      guided_grad_cam =
+          std::make_unique<guidedbp::GuidedGradCam>(module, spec.layer);
+    }
 
     for (int64_t batch : opt.batches) {
       torch::manual_seed(0);
@@ -516,6 +524,11 @@ int main(int argc, char** argv) {
           {"guided_backprop", [&] { gbp.attribute(x, target); }},
           {"deconvolution", [&] { deconv.attribute(x, target); }},
       };
+      if (guided_grad_cam) {
+        // Issue 10: the Grad-CAM part should add well under a forward pass.
+        measured.push_back(
+            {"guided_gradcam", [&] { guided_grad_cam->attribute(x, target); }});
+      }
       if (opt.prototype) {
         for (bool in_place : {false, true}) {
           measured.push_back(

@@ -64,7 +64,8 @@ def main():
         model, batch, threads = cfg
         row = {"model": model, "batch": batch, "threads": threads}
         for what in ["forward", "plain_grad", "plain_grad_noopt", "saliency", "guided_backprop",
-                     "deconvolution", f"gbp_k{k}_one_forward", f"gbp_k{k}_separate"]:
+                     "deconvolution", f"gbp_k{k}_one_forward", f"gbp_k{k}_separate",
+                     "guided_gradcam"]:
             row[what + "_ms"] = med(g, cfg, what)
             row[what + "_cpu_ms"] = med(g, cfg, what, "cpu_median_ms")
             row[what + "_peak_mb"] = med(g, cfg, what, "peak_mb")
@@ -77,6 +78,12 @@ def main():
         row["k_one_over_separate_cpu"] = ratio(row[f"gbp_k{k}_one_forward_cpu_ms"],
                                                row[f"gbp_k{k}_separate_cpu_ms"])
         row["mem_gbp_over_plain"] = ratio(row["guided_backprop_peak_mb"], row["plain_grad_peak_mb"])
+        row["ggc_over_gbp"] = ratio(row["guided_gradcam_ms"], row["guided_backprop_ms"])
+        row["ggc_over_gbp_cpu"] = ratio(row["guided_gradcam_cpu_ms"],
+                                        row["guided_backprop_cpu_ms"])
+        row["ggc_extra_over_forward"] = (
+            None if row["guided_gradcam_ms"] is None or row["forward_ms"] is None
+            else (row["guided_gradcam_ms"] - row["guided_backprop_ms"]) / row["forward_ms"])
         row["captum_gbp_ms"] = med(c, cfg, "captum_guided_backprop")
         row["captum_gbp_cpu_ms"] = med(c, cfg, "captum_guided_backprop", "cpu_median_ms")
         row["captum_gbp_peak_mb"] = med(c, cfg, "captum_guided_backprop", "peak_mb")
@@ -128,6 +135,22 @@ def main():
             cells.append(f"{fmt(r['captum_over_gbp'], 2)} ({fmt(r['captum_over_gbp_cpu'], 2)})"
                          if r["captum_over_gbp"] is not None else "-")
         out.append("| " + " | ".join(cells) + " |")
+    ggc = [r for r in rows if r["guided_gradcam_ms"] is not None]
+    if ggc:
+        out.append("\nGuidedGradCam (issue 10; layer4 of resnet18, features.18 of vgg11) next "
+                   "to GuidedBackprop: wall ms (CPU ms), ratio, and the extra time in forward "
+                   "passes.\n")
+        head = ["model", "batch", "thr", "GBP", "GuidedGradCam", "GGC / GBP",
+                "(GGC - GBP) / forward"]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "---|" * len(head))
+        for r in ggc:
+            out.append("| " + " | ".join([
+                r["model"], str(r["batch"]), str(r["threads"]),
+                f"{fmt(r['guided_backprop_ms'])} ({fmt(r['guided_backprop_cpu_ms'])})",
+                f"{fmt(r['guided_gradcam_ms'])} ({fmt(r['guided_gradcam_cpu_ms'])})",
+                f"{fmt(r['ggc_over_gbp'], 3)} ({fmt(r['ggc_over_gbp_cpu'], 3)})",
+                fmt(r["ggc_extra_over_forward"], 3)]) + " |")
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     if a.markdown:

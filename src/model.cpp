@@ -52,7 +52,8 @@ class TorchScriptForward {
 
 Model::Model(const torch::jit::Module& module)
     : function_(TorchScriptForward(module)),
-      name_("TorchScript module " + module.type()->name()->qualifiedName()) {}
+      name_("TorchScript module " + module.type()->name()->qualifiedName()),
+      torchscript_module_(std::make_shared<const torch::jit::Module>(module)) {}
 
 Model::Model(Function function, std::string name)
     : function_(std::move(function)), name_(std::move(name)) {

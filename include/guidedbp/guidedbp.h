@@ -14,7 +14,10 @@
 /// ```
 
 #include <guidedbp/attribution.h>
+#include <guidedbp/grad_cam.h>
+#include <guidedbp/layer.h>
 #include <guidedbp/model.h>
+#include <guidedbp/neuron.h>
 #include <guidedbp/target.h>
 #include <guidedbp/version.h>
 #include <guidedbp/visualization.h>

@@ -99,7 +99,9 @@ class Model {
           std::is_base_of<torch::nn::Module, M>::value,
           int>::type = 0>
   /* implicit */ Model(std::shared_ptr<M> module)
-      : Model(nn_function(module), module->name()) {}
+      : Model(nn_function(module), module->name()) {
+    nn_module_ = std::move(module);
+  }
 
   /// A C++ `torch::nn` module holder such as `torch::nn::Sequential`.
   template <typename M>
@@ -113,6 +115,18 @@ class Model {
   /// or "function".
   const std::string& name() const {
     return name_;
+  }
+
+  /// The C++ nn module, when the model is one (nullptr otherwise): layer
+  /// methods run `torch::nn::Sequential` paths child by child.
+  const std::shared_ptr<torch::nn::Module>& nn_module() const {
+    return nn_module_;
+  }
+
+  /// The TorchScript module, when the model is one (nullptr otherwise): layer
+  /// methods read its graph.
+  const std::shared_ptr<const torch::jit::Module>& torchscript_module() const {
+    return torchscript_module_;
   }
 
  private:
@@ -203,6 +217,8 @@ class Model {
 
   Function function_;
   std::string name_;
+  std::shared_ptr<torch::nn::Module> nn_module_;
+  std::shared_ptr<const torch::jit::Module> torchscript_module_;
 };
 
 } // namespace guidedbp

@@ -810,8 +810,76 @@ def area_explain(f):
         ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["images is required"], out_dir))
 
 
+def area_layers(f):
+    """Rows C108-C121: the layer and neuron methods (issue 10)."""
+    out_dir = fresh_dir("out_layers")
+    out = os.path.join(out_dir, "a.npy")
+    model, x, grid, grid_x = f["model"], f["x"], f["grid"], f["grid_x"]
+    gc = ["attribute", "--model", model, "--input", x, "--output", out,
+          "--method", "guided-gradcam"]
+    ngbp = ["attribute", "--model", model, "--input", x, "--output", out,
+            "--method", "neuron-guided-backprop"]
+    cases = [
+        ("guided-gradcam without --layer", gc + ["--target", "1"], 2,
+         ["--method guided-gradcam needs --layer PATH"]),
+        ("neuron method without --layer", ngbp + ["--neuron", "(0, 1, 1)"], 2,
+         ["--method neuron-guided-backprop needs --layer PATH"]),
+        ("neuron method without --neuron", ngbp + ["--layer", "conv"], 2,
+         ["needs --neuron SPEC"]),
+        ("--target with a neuron method", ngbp + ["--layer", "conv", "--neuron", "(0, 1, 1)",
+                                                  "--target", "1"], 2,
+         ["--target does not apply to --method neuron-guided-backprop"]),
+        ("--layer with guided-backprop", ["attribute", "--model", model, "--input", x,
+                                          "--output", out, "--layer", "conv"], 2,
+         ["apply to --method guided-gradcam, neuron-guided-backprop"]),
+        ("--neuron with guided-gradcam", gc + ["--layer", "conv", "--neuron", "1"], 2,
+         ["--neuron and --attribute-to-neuron-input apply to"]),
+        ("--interpolate with a neuron method", ngbp + ["--layer", "conv", "--neuron", "(0, 1, 1)",
+                                                      "--interpolate", "area"], 2,
+         ["--interpolate and --attribute-to-layer-input apply to --method guided-gradcam"]),
+        ("bad --interpolate", gc + ["--layer", "conv", "--interpolate", "linear"], 2,
+         ["--interpolate", "linear"]),
+        ("unknown --layer", gc + ["--layer", "convv", "--target", "1"], 1,
+         ["no layer 'convv'", "nearby names: conv"]),
+        ("bad --neuron literal", ngbp + ["--layer", "conv", "--neuron", "(1,,2)"], 1,
+         ["bad --neuron '(1,,2)'"]),
+        ("--neuron list", ngbp + ["--layer", "conv", "--neuron", "[1, 2]"], 1,
+         ["a neuron is an int"]),
+        ("--neuron int on a 4-D layer", ngbp + ["--layer", "conv", "--neuron", "1"], 1,
+         ["an int selects a neuron of a 2-D layer output", "e.g. (1, 0, 0)"]),
+        ("--neuron out of range", ngbp + ["--layer", "conv", "--neuron", "(3, 0, 0)"], 1,
+         ["index 3 is out of range for dimension 1 (size 3)"]),
+        ("--neuron too long", ngbp + ["--layer", "conv", "--neuron", "(0, 0, 0, 0)"], 1,
+         ["has 4 indices"]),
+        ("--neuron leaves several values", ngbp + ["--layer", "conv", "--neuron", "(0,)"], 1,
+         ["leaves 25 values per example"]),
+        ("map cannot be upsampled to the input",
+         ["attribute", "--model", grid, "--input", grid_x, "--output", out,
+          "--method", "guided-gradcam", "--layer", "fc", "--target", "(1, 2)"], 1,
+         ["cannot be upsampled to this input"]),
+        ("--attribute-to-layer-input with a neuron method",
+         ngbp + ["--layer", "conv", "--neuron", "(0, 1, 1)", "--attribute-to-layer-input"], 2,
+         ["--interpolate and --attribute-to-layer-input apply to"]),
+        ("explain guided-gradcam without --layer",
+         ["explain", "--model", f["rgb"], "--method", "guided-gradcam", "--out-dir", out_dir,
+          path("good.png")], 2, ["--method guided-gradcam needs --layer PATH"]),
+        ("explain --gradcam-map without guided-gradcam",
+         ["explain", "--model", f["rgb"], "--gradcam-map", "--out-dir", out_dir,
+          path("good.png")], 2, ["apply to --method guided-gradcam only"]),
+        ("explain unknown --layer",
+         ["explain", "--model", f["rgb"], "--method", "guided-gradcam", "--layer", "nope",
+          "--out-dir", out_dir, path("good.png")], 1, ["no layer 'nope'"]),
+        ("layers --input-size 0", ["layers", "--model", model, "--input-size", "1,0,5,5"], 2,
+         ["every size must be at least 1"]),
+        ("layers missing model", ["layers", "--model", path("nope.pt")], 1, ["no such file"]),
+    ]
+    for row, argv, code, words in cases:
+        check(f"layers {row}",
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+
+
 AREAS = [area_files, area_model, area_targets, area_outputs, area_forward_args, area_usage,
-         area_explain]
+         area_explain, area_layers]
 
 
 def main():

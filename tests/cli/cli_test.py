@@ -788,8 +788,102 @@ def area_heatmap():
             check(f"heat map pixels {method} / {sign}", body)
 
 
+def area_layers():
+    """guided-gradcam and the neuron methods against layer_reference.py
+    (Captum's algorithms on the eager model), and `guidedbp layers`."""
+    import layer_reference as lref
+
+    (eager, model_path), _ = models_for("classifier")
+    torch.manual_seed(11)
+    x = torch.rand(2, 2, 5, 5) - 0.3
+    inp = save(x, "layer_in.npy")
+
+    for mode, target in (("nearest", "1"), ("bilinear", "[3, 0]"), ("area", "2"),
+                         ("bicubic", "0")):
+        def gradcam(mode=mode, target=target):
+            out = path(f"ggc_{mode}.npy")
+            argv = ["attribute", "--model", model_path, "--input", inp, "--output", out,
+                    "--method", "guided-gradcam", "--layer", "conv", "--target", target]
+            if mode != "nearest":
+                argv += ["--interpolate", mode]
+            run(*argv, expect=0)
+            expected, _ = lref.guided_grad_cam(eager, (x,), eval(target), (), "conv", mode)
+            assert_close(load(out), expected[0], torch.float32)
+        check(f"attribute guided-gradcam --interpolate {mode} --target {target}", gradcam)
+
+    def gradcam_stacked():
+        out = path("ggc_k.npy")
+        run("attribute", "--model", model_path, "--input", inp, "--output", out, "--method",
+            "guided-gradcam", "--layer", "conv", "--target", "1", "--target", "3", expect=0)
+        got = load(out)
+        assert got.shape == (2,) + tuple(x.shape), got.shape
+        for k, t in enumerate((1, 3)):
+            expected, _ = lref.guided_grad_cam(eager, (x,), t, (), "conv")
+            assert_close(got[k], expected[0], torch.float32)
+    check("attribute guided-gradcam with two --target stacks", gradcam_stacked)
+
+    for method, rule in (("neuron-guided-backprop", "guided"),
+                         ("neuron-deconvolution", "deconvolution")):
+        for layer, spec, selector, to_input in (
+                ("conv", "(2, 1, 3)", (2, 1, 3), False),
+                ("fc1", "5", 5, False),
+                ("fc2", "(1,)", (1,), False),
+                ("fc1", "(7,)", (7,), True)):
+            def neuron(method=method, rule=rule, layer=layer, spec=spec, selector=selector,
+                       to_input=to_input):
+                out = path(f"n_{method}_{layer}.npy")
+                argv = ["attribute", "--model", model_path, "--input", inp, "--output", out,
+                        "--method", method, "--layer", layer, "--neuron", spec]
+                if to_input:
+                    argv.append("--attribute-to-neuron-input")
+                run(*argv, expect=0)
+                (expected,) = lref.neuron_attribution(eager, (x,), selector, (), layer, rule,
+                                                      to_input)
+                assert_close(load(out), expected, torch.float32)
+            check(f"attribute {method} --layer {layer} --neuron {spec}"
+                  f"{' --attribute-to-neuron-input' if to_input else ''}", neuron)
+
+    def layers_listing():
+        proc = run("layers", "--model", model_path, expect=0)
+        assert proc.stdout.split() == ["conv", "relu", "fc1", "fc2"], proc.stdout
+        proc = run("layers", "--model", model_path, "--input-size", "1,2,5,5", expect=0)
+        rows = [line.split() for line in proc.stdout.splitlines()]
+        assert rows == [["conv", "1x3x5x5"], ["relu", "1x3x5x5"], ["fc1", "1x8"],
+                        ["fc2", "1x4"]], rows
+    check("layers lists paths, and output shapes for --input-size", layers_listing)
+
+    def explain_gradcam():
+        class Rgb(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 2, 3)
+                self.fc = nn.Linear(2 * 4 * 4, 4)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.fc(F.relu(self.conv(x)).flatten(1))
+        torch.manual_seed(9)
+        eager_rgb = Rgb().eval()
+        rgb_path = path("ggc_rgb.pt")
+        torch.jit.script(eager_rgb).save(rgb_path)
+        img = path("ggc.png")
+        write_png(img, (np.random.RandomState(5).rand(6, 6, 3) * 255).astype(np.uint8))
+        out_dir = path("ggc_maps")
+        proc = run("explain", "--model", rgb_path, "--method", "guided-gradcam", "--layer",
+                   "conv", "--gradcam-map", "--target", "1", "--save-raw", "--out-dir",
+                   out_dir, img, expect=0)
+        names = sorted(os.listdir(out_dir))
+        assert names == ["ggc_class1.npy", "ggc_class1.png", "ggc_class1_gradcam.png"], names
+        x = torch.from_numpy(np.asarray(read_png(img), dtype=np.float32) / 255).permute(2, 0, 1)
+        expected, _ = lref.guided_grad_cam(eager_rgb, (x[None],), 1, (), "conv")
+        got = torch.from_numpy(np.load(os.path.join(out_dir, "ggc_class1.npy")))
+        assert_close(got, expected[0], torch.float32)
+        assert "ggc_class1.png" in proc.stdout, proc.stdout
+    check("explain --method guided-gradcam --gradcam-map", explain_gradcam)
+
+
 AREAS = {"attribute": area_attribute, "methods": area_methods, "files": area_files,
-         "errors": area_errors, "explain": area_explain, "heatmap": area_heatmap}
+         "errors": area_errors, "explain": area_explain, "heatmap": area_heatmap,
+         "layers": area_layers}
 
 
 def main():

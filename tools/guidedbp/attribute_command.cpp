@@ -12,6 +12,7 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "file_util.h"
+#include "layer_command.h"
 #include "methods.h"
 #include "model_io.h"
 #include "npy_format.h"
@@ -131,7 +132,12 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
-  check_method_options(args.method, args.abs);
+  check_layer_usage(args);
+  if (!is_layer_method(args.method)) {
+    check_method_options(args.method, args.abs);
+  } else if (args.abs) {
+    throw UsageError("--abs applies to --method saliency only");
+  }
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));
@@ -179,13 +185,21 @@ int run_attribute(const AttributeArgs& args) {
       arg = arg.toTensor().to(device);
     }
   }
-  std::unique_ptr<ModifiedReluGradient> method =
-      make_method(module, args.method, args.abs);
-  // One forward pass for all targets; K > 1 stacks each input's K maps.
-  std::vector<std::vector<torch::Tensor>> per_target =
-      method->attribute_targets(on_device, targets, extra).attributions;
   std::vector<torch::Tensor> attributions;
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  if (is_layer_method(args.method)) {
+    for (const torch::Tensor& a :
+         layer_attributions(module, args, on_device, targets, stacked, extra)) {
+      attributions.push_back(a.to(torch::kCPU));
+    }
+  }
+  std::unique_ptr<ModifiedReluGradient> method = attributions.empty()
+      ? make_method(module, args.method, args.abs)
+      : nullptr;
+  // One forward pass for all targets; K > 1 stacks each input's K maps.
+  std::vector<std::vector<torch::Tensor>> per_target = method
+      ? method->attribute_targets(on_device, targets, extra).attributions
+      : std::vector<std::vector<torch::Tensor>>();
+  for (size_t i = 0; method && i < inputs.size(); ++i) {
     std::vector<torch::Tensor> maps;
     for (const auto& attribution : per_target) {
       maps.push_back(attribution.at(i).to(torch::kCPU));

@@ -41,6 +41,21 @@ struct AttributeArgs {
   bool abs = false; ///< Saliency only: absolute value (Captum's default).
   std::vector<std::string> outputs;
   RuntimeArgs runtime;
+  // Layer and neuron methods (layer_command.cpp).
+  std::string layer; ///< --layer PATH; "" when not given
+  std::string interpolate = "nearest";
+  bool has_interpolate = false;
+  bool attribute_to_layer_input = false;
+  std::string neuron; ///< --neuron SPEC
+  bool has_neuron = false;
+  bool attribute_to_neuron_input = false;
+};
+
+/// `guidedbp layers`.
+struct LayersArgs {
+  std::string model;
+  std::vector<int64_t> input_size; ///< --input-size N,C,H,W; empty: none
+  std::string input;               ///< --input FILE instead
 };
 
 /// The image preprocessing flags of `explain` and `serve` (preprocess.h
@@ -78,6 +93,10 @@ struct ExplainArgs {
   bool save_raw = false;
   int64_t scale = 0; ///< 0: automatic (about 224 pixels on the longer side).
   RuntimeArgs runtime;
+  std::string layer; ///< --layer PATH (guided-gradcam)
+  std::string interpolate = "nearest";
+  bool has_interpolate = false;
+  bool gradcam_map = false; ///< --gradcam-map: also draw the Grad-CAM map
 };
 
 /// The accepted values of `--method`, `--visual` and `--sign`, from the
@@ -91,10 +110,17 @@ std::vector<std::string> sign_choices();
 /// unknown method.
 void check_method_options(const std::string& method, bool abs);
 
+/// The layer and neuron methods of `attribute` (layer_command.cpp):
+/// guided-gradcam, neuron-guided-backprop, neuron-deconvolution.
+std::vector<std::string> layer_method_choices();
+/// `--interpolate` values, from the library's InterpolateMode names.
+std::vector<std::string> interpolate_choices();
+
 /// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
 /// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
 int run_attribute(const AttributeArgs& args);
 int run_explain(const ExplainArgs& args);
+int run_layers(const LayersArgs& args);
 
 } // namespace cli
 } // namespace guidedbp

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "file_util.h"
 #include "image_io.h"
+#include "layer_command.h"
 #include "methods.h"
 #include "model_io.h"
 #include "panel.h"
@@ -113,7 +114,24 @@ std::vector<std::string> sign_choices() {
 
 int run_explain(const ExplainArgs& args) {
   // (--grayscale with --rgb, --target with --top-k: CLI11 rejects them.)
-  check_method_options(args.method, args.abs);
+  const bool grad_cam = args.method == "guided-gradcam";
+  if (!grad_cam) {
+    check_method_options(args.method, args.abs);
+  } else if (args.abs) {
+    throw UsageError("--abs applies to --method saliency only");
+  }
+  if (grad_cam && args.layer.empty()) {
+    throw UsageError(
+        "--method guided-gradcam needs --layer PATH (`guidedbp layers --model "
+        "M.pt` lists them)");
+  }
+  if (!grad_cam &&
+      (!args.layer.empty() || args.has_interpolate || args.gradcam_map)) {
+    throw UsageError(
+        "--layer, --interpolate and --gradcam-map apply to --method "
+        "guided-gradcam only");
+  }
+  const InterpolateMode interpolate = parse_interpolate(args.interpolate);
   const VisualMethod visual = parse_visual_method(args.visual);
   const VisualSign sign = parse_visual_sign(args.sign);
   const PreprocessOptions pre = preprocess_options(args.preprocess);
@@ -125,7 +143,9 @@ int run_explain(const ExplainArgs& args) {
   torch::jit::Module module = load_model(args.model);
   module.to(device);
   std::unique_ptr<ModifiedReluGradient> method =
-      make_method(module, args.method, args.abs);
+      grad_cam ? nullptr : make_method(module, args.method, args.abs);
+  std::unique_ptr<GuidedGradCam> guided_grad_cam =
+      grad_cam ? std::make_unique<GuidedGradCam>(module, args.layer) : nullptr;
   make_directories(args.out_dir);
   const std::string dir =
       args.out_dir.back() == '/' ? args.out_dir : args.out_dir + "/";
@@ -221,8 +241,41 @@ int run_explain(const ExplainArgs& args) {
         }
         return std::vector<Target>(targets.begin(), targets.end());
       };
-      AttributionResult result =
-          method->attribute_chosen_targets({input.input.to(device)}, choose);
+      AttributionResult result;
+      std::vector<torch::Tensor> cams; // guided-gradcam: the layer's maps
+      if (guided_grad_cam) {
+        // Targets from a forward pass of their own, then one pass per target.
+        torch::Tensor logits;
+        {
+          torch::NoGradGuard no_grad;
+          c10::IValue out = module.forward({input.input.to(device)});
+          if (!out.isTensor()) {
+            throw CliError(
+                "the model returned a " + out.tagKind() +
+                "; explain needs a tensor of N x classes scores");
+          }
+          logits = out.toTensor();
+        }
+        for (const Target& target : choose(logits)) {
+          GuidedGradCamResult r = guided_grad_cam->attribute_with_map(
+              {input.input.to(device)},
+              target,
+              {},
+              GuidedGradCamOptions().interpolate_mode(interpolate));
+          if (r.attributions[0].numel() == 0) {
+            throw CliError(
+                "the Grad-CAM map of layer " + args.layer + " (shape " +
+                c10::str(r.grad_cam.sizes()) +
+                ") cannot be upsampled to the image; choose a convolutional "
+                "layer");
+          }
+          result.attributions.push_back(std::move(r.attributions));
+          cams.push_back(r.grad_cam.to(torch::kCPU));
+        }
+      } else {
+        result =
+            method->attribute_chosen_targets({input.input.to(device)}, choose);
+      }
 
       int64_t h = input.pixels.size(1);
       int64_t w = input.pixels.size(2);
@@ -260,6 +313,25 @@ int run_explain(const ExplainArgs& args) {
         }
         if (args.save_raw) {
           files.stage(base + ".npy", encode_tensor(attribution, base + ".npy"));
+        }
+        if (args.gradcam_map) {
+          // The map over the image, upsampled as the attribution was.
+          torch::Tensor cam = guidedbp::interpolate(
+              cams.at(k), input.input.sizes().slice(2), interpolate)[0];
+          Image cam_rgb = enlarge_nearest(
+              to_image(visualize_image_attr(
+                  cam,
+                  input.pixels,
+                  VisualizeOptions()
+                      .method(VisualMethod::kBlendedHeatMap)
+                      .sign(VisualSign::kPositive)
+                      .outlier_perc(args.outlier_perc))),
+              scale);
+          if (args.panel) {
+            panel.push_back(cam_rgb);
+          } else {
+            files.stage(base + "_gradcam.png", encode_png(cam_rgb));
+          }
         }
         std::string what = args.top_k > 0
             ? "top " + std::to_string(k + 1) + ": " + class_name(targets[k])

@@ -19,6 +19,7 @@ namespace {
 
 using guidedbp::cli::AttributeArgs;
 using guidedbp::cli::ExplainArgs;
+using guidedbp::cli::LayersArgs;
 
 const char* kTargetHelp =
     "Which output to explain, a Python-like literal as Captum's `target`: "
@@ -165,6 +166,14 @@ int main(int argc, char** argv) {
   app.set_version_flag(
       "--version", std::string("guidedbp ") + guidedbp::kVersion);
   const std::vector<std::string> kMethods = guidedbp::cli::method_choices();
+  std::vector<std::string> kAttributeMethods = kMethods;
+  for (const std::string& name : guidedbp::cli::layer_method_choices()) {
+    kAttributeMethods.push_back(name);
+  }
+  std::vector<std::string> kExplainMethods = kMethods;
+  kExplainMethods.emplace_back("guided-gradcam");
+  const std::vector<std::string> kInterpolate =
+      guidedbp::cli::interpolate_choices();
 
   AttributeArgs attribute;
   CLI::App* a = app.add_subcommand(
@@ -198,8 +207,38 @@ int main(int argc, char** argv) {
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   a->add_option("--method", attribute.method, "attribution method")
-      ->check(CLI::IsMember(kMethods))
+      ->check(CLI::IsMember(kAttributeMethods))
       ->capture_default_str();
+  a->add_option(
+      "--layer",
+      attribute.layer,
+      "guided-gradcam and neuron methods: the layer, its named_modules() path "
+      "(layer4, layer3.1.conv2, features.18; `guidedbp layers` lists them)");
+  a->add_option_function<std::string>(
+       "--interpolate",
+       [&attribute](const std::string& mode) {
+         attribute.interpolate = mode;
+         attribute.has_interpolate = true;
+       },
+       "guided-gradcam: how the Grad-CAM map is upsampled to the input "
+       "(default nearest, as Captum)")
+      ->check(CLI::IsMember(kInterpolate));
+  a->add_flag(
+      "--attribute-to-layer-input",
+      attribute.attribute_to_layer_input,
+      "guided-gradcam: Grad-CAM of the layer's input instead of its output");
+  a->add_option_function<std::string>(
+      "--neuron",
+      [&attribute](const std::string& spec) {
+        attribute.neuron = spec;
+        attribute.has_neuron = true;
+      },
+      "neuron methods: the neuron of the layer output (without the batch "
+      "dimension): an int for 2-D layer outputs (7) or a tuple ('(5, 1, 2)')");
+  a->add_flag(
+      "--attribute-to-neuron-input",
+      attribute.attribute_to_neuron_input,
+      "neuron methods: select the neuron from the layer's input");
   a->add_flag(
       "--abs",
       attribute.abs,
@@ -239,8 +278,25 @@ int main(int argc, char** argv) {
       "class names, one per line (line i = class i)");
   guidedbp::cli::add_preprocess_options(e, explain.preprocess);
   e->add_option("--method", explain.method, "attribution method")
-      ->check(CLI::IsMember(kMethods))
+      ->check(CLI::IsMember(kExplainMethods))
       ->capture_default_str();
+  e->add_option(
+      "--layer",
+      explain.layer,
+      "guided-gradcam: the layer, its named_modules() path (e.g. layer4)");
+  e->add_option_function<std::string>(
+       "--interpolate",
+       [&explain](const std::string& mode) {
+         explain.interpolate = mode;
+         explain.has_interpolate = true;
+       },
+       "guided-gradcam: how the Grad-CAM map is upsampled (default nearest)")
+      ->check(CLI::IsMember(kInterpolate));
+  e->add_flag(
+      "--gradcam-map",
+      explain.gradcam_map,
+      "guided-gradcam: also draw the Grad-CAM map itself over the image "
+      "(STEM_classC_gradcam.png, or one more panel entry)");
   e->add_flag(
       "--abs", explain.abs, "saliency only: absolute value of the gradient");
   e->add_option(
@@ -279,6 +335,23 @@ int main(int argc, char** argv) {
   add_runtime_options(e, explain.runtime);
   e->footer(kExplainFooter);
 
+  LayersArgs layers;
+  CLI::App* l = app.add_subcommand(
+      "layers",
+      "The layer paths of a TorchScript model (for --layer), with output shapes "
+      "for a given input");
+  l->add_option("--model", layers.model, "TorchScript model file (MODEL.pt)")
+      ->required();
+  l->add_option(
+       "--input-size",
+       layers.input_size,
+       "input shape, batch first, e.g. 1,3,224,224: print each layer's output "
+       "shape for a random input of this shape")
+      ->delimiter(',');
+  l->add_option(
+      "--input",
+      layers.input,
+      "input tensor (.npy or .pt) instead of --input-size");
   guidedbp::cli::ServeArgs serve;
   CLI::App* s = guidedbp::cli::add_serve_command(app, serve, kMethods);
 
@@ -289,7 +362,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     std::string command = a->parsed()
         ? " attribute"
-        : (e->parsed() ? " explain" : (s->parsed() ? " serve" : ""));
+        : (e->parsed()
+               ? " explain"
+               : (l->parsed() ? " layers" : (s->parsed() ? " serve" : "")));
     std::fprintf(
         stderr,
         "guidedbp: %s (see guidedbp%s --help)\n",
@@ -302,6 +377,9 @@ int main(int argc, char** argv) {
     explain.has_target = target->count() > 0;
     if (a->parsed()) {
       return guidedbp::cli::run_attribute(attribute);
+    }
+    if (l->parsed()) {
+      return guidedbp::cli::run_layers(layers);
     }
     if (s->parsed()) {
       return guidedbp::cli::run_serve(serve);

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <guidedbp/model.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace guidedbp {
+namespace detail {
+
+/// The model's output together with one layer's tensors from the same
+/// forward pass.
+struct LayerRun {
+  c10::IValue output;
+  /// The layer's output tensor(s), or its input tensor(s); attached to the
+  /// autograd graph, so gradients can be taken with respect to them.
+  std::vector<torch::Tensor> layer;
+};
+
+struct TorchScriptLayerGraph; // layer_graph.cpp
+
+/// Runs a model's forward pass and captures one layer, by the mechanism the
+/// model allows: TorchScript modules through a copy of their inlined graph that
+/// also returns the layer's tensors (built once here, shared by copies, safe to
+/// run from several threads); `torch::nn::Sequential` paths child by child;
+/// anything else through `guidedbp::layer_output` marks.
+///
+/// Throws c10::ValueError for an unknown path (listing nearby names), and at
+/// `run` for a layer the forward pass did not reach.
+class LayerForward {
+ public:
+  LayerForward(
+      const Model& model,
+      std::string path,
+      bool layer_input,
+      std::string who);
+
+  /// Runs the forward pass (the caller sets grad mode and the optimizer flag).
+  LayerRun run(const std::vector<c10::IValue>& args) const;
+
+  const std::string& path() const {
+    return path_;
+  }
+  const Model& model() const {
+    return model_;
+  }
+  const std::string& who() const {
+    return who_;
+  }
+
+ private:
+  enum class Kind { kTorchScript, kSequential, kMark };
+  Model model_;
+  std::string path_;
+  bool layer_input_;
+  std::string who_;
+  Kind kind_;
+  std::shared_ptr<const TorchScriptLayerGraph> graph_;
+};
+
+/// A layer's `LayerForward` for its output, built at once (so that an unknown
+/// path fails early), and for its input, built on first use; shared by copies
+/// and safe to use from several threads.
+class LayerForwards {
+ public:
+  LayerForwards(const Model& model, std::string path, std::string who);
+  const LayerForward& get(bool layer_input) const;
+
+ private:
+  LayerForward output_;
+  mutable std::once_flag input_once_;
+  mutable std::unique_ptr<LayerForward> input_;
+};
+
+/// The names closest to `name` among `candidates`, for error messages:
+/// "nearby names: a, b, c" (or the first few when none is close).
+std::string nearby_names(
+    const std::string& name,
+    const std::vector<std::string>& candidates);
+
+} // namespace detail
+} // namespace guidedbp

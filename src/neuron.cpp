@@ -1,0 +1,252 @@
+#include <c10/util/Exception.h>
+#include <guidedbp/neuron.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "detail/attribution_steps.h"
+#include "detail/layer_forward.h"
+#include "detail/relu_override.h"
+
+namespace guidedbp {
+namespace {
+
+const char* method_name(ReluRule rule) {
+  return rule == ReluRule::kDeconvolution ? "NeuronDeconvolution"
+      : rule == ReluRule::kGuided         ? "NeuronGuidedBackprop"
+                                          : "NeuronGradient";
+}
+
+// Python's slice(start, stop).indices(size) for step 1.
+std::pair<int64_t, int64_t> clamp_range(NeuronRange range, int64_t size) {
+  auto clamp = [size](int64_t v) {
+    if (v < 0) {
+      v += size;
+    }
+    return std::min(std::max<int64_t>(v, 0), size);
+  };
+  return {clamp(range.start), clamp(range.stop)};
+}
+
+} // namespace
+
+NeuronSelector::NeuronSelector(int64_t index)
+    : is_int_(true), indices_{NeuronIndex(index)} {}
+
+NeuronSelector::NeuronSelector(std::initializer_list<NeuronIndex> indices)
+    : indices_(indices) {}
+
+NeuronSelector::NeuronSelector(std::vector<NeuronIndex> indices)
+    : indices_(std::move(indices)) {}
+
+NeuronSelector::NeuronSelector(Function function)
+    : function_(std::move(function)) {
+  TORCH_CHECK_VALUE(
+      function_, "NeuronSelector: the selector function is empty");
+}
+
+std::string NeuronSelector::to_string() const {
+  if (function_) {
+    return "<callable>";
+  }
+  if (is_int_) {
+    return std::to_string(indices_[0].index());
+  }
+  std::string s = "(";
+  for (size_t i = 0; i < indices_.size(); ++i) {
+    const NeuronIndex& e = indices_[i];
+    s += i ? ", " : "";
+    s += e.is_range()
+        ? std::to_string(e.range().start) + ":" + std::to_string(e.range().stop)
+        : std::to_string(e.index());
+  }
+  return s + (indices_.size() == 1 ? ",)" : ")");
+}
+
+torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
+  const int64_t n = layer.size(0);
+  if (function_) {
+    torch::Tensor selected = function_(layer);
+    TORCH_CHECK_VALUE(
+        selected.defined() && selected.dim() >= 1 && selected.size(0) == n &&
+            selected.numel() == n,
+        "neuron selector: the selector function must return one value per "
+        "example (shape [",
+        n,
+        "]) from the layer output of shape ",
+        layer.sizes(),
+        ", but returned ",
+        selected.defined() ? "shape " + c10::str(selected.sizes())
+                           : std::string("an undefined tensor"));
+    return selected.reshape({n});
+  }
+  if (is_int_ && layer.dim() != 2) {
+    std::string example = std::to_string(indices_[0].index());
+    for (int64_t d = 2; d < layer.dim(); ++d) {
+      example += ", 0";
+    }
+    TORCH_CHECK_VALUE(
+        false,
+        "neuron selector ",
+        to_string(),
+        ": an int selects a neuron of a 2-D layer output (N, features), but "
+        "the layer output has shape ",
+        layer.sizes(),
+        "; pass a tuple with one index per dimension after the batch, e.g. (",
+        example,
+        ")");
+  }
+  TORCH_CHECK_VALUE(
+      static_cast<int64_t>(indices_.size()) <= layer.dim() - 1,
+      "neuron selector ",
+      to_string(),
+      " has ",
+      indices_.size(),
+      " indices, but the layer output of shape ",
+      layer.sizes(),
+      " has only ",
+      layer.dim() - 1,
+      " dimension(s) after the batch");
+  TORCH_CHECK_VALUE(
+      !indices_.empty(),
+      "neuron selector (): the tuple is empty; give indices");
+  torch::Tensor selected = layer;
+  bool has_range = false;
+  int64_t dim = 1;
+  for (const NeuronIndex& e : indices_) {
+    const int64_t size = selected.size(dim);
+    if (e.is_range()) {
+      has_range = true;
+      const auto [start, stop] = clamp_range(e.range(), size);
+      TORCH_CHECK_INDEX(
+          stop > start,
+          "neuron selector ",
+          to_string(),
+          ": range ",
+          e.range().start,
+          ":",
+          e.range().stop,
+          " selects nothing of dimension ",
+          dim,
+          " (size ",
+          size,
+          ") of the layer output ",
+          layer.sizes());
+      selected = selected.slice(dim, start, stop);
+      ++dim;
+    } else {
+      const int64_t index = e.index();
+      TORCH_CHECK_INDEX(
+          index >= -size && index < size,
+          "neuron selector ",
+          to_string(),
+          ": index ",
+          index,
+          " is out of range for dimension ",
+          dim,
+          " (size ",
+          size,
+          ") of the layer output ",
+          layer.sizes());
+      selected = selected.select(dim, index < 0 ? index + size : index);
+    }
+  }
+  if (has_range) {
+    return selected.reshape({n, -1}).sum(1);
+  }
+  TORCH_CHECK_VALUE(
+      selected.numel() == n,
+      "neuron selector ",
+      to_string(),
+      " leaves ",
+      selected.numel() / std::max<int64_t>(n, 1),
+      " values per example of the layer output ",
+      layer.sizes(),
+      "; give one index per dimension after the batch, or ranges to sum");
+  return selected.reshape({n});
+}
+
+NeuronModifiedReluGradient::NeuronModifiedReluGradient(
+    Model model,
+    std::string layer,
+    ReluRule rule)
+    : model_(std::move(model)),
+      layer_(std::move(layer)),
+      rule_(rule),
+      forwards_(std::make_shared<const detail::LayerForwards>(
+          model_,
+          layer_,
+          method_name(rule))) {}
+
+torch::Tensor NeuronModifiedReluGradient::attribute(
+    const torch::Tensor& input,
+    const NeuronSelector& neuron_selector,
+    const ForwardArgs& additional_forward_args,
+    bool attribute_to_neuron_input) const {
+  return attribute(
+      std::vector<torch::Tensor>{input},
+      neuron_selector,
+      additional_forward_args,
+      attribute_to_neuron_input)[0];
+}
+
+std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
+    const std::vector<torch::Tensor>& inputs,
+    const NeuronSelector& neuron_selector,
+    const ForwardArgs& additional_forward_args,
+    bool attribute_to_neuron_input) const {
+  const char* who = method_name(rule_);
+  detail::check_inputs(inputs, who);
+  const detail::LayerForward& layer_forward =
+      forwards_->get(attribute_to_neuron_input);
+  detail::AttributionModeGuard mode;
+  std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
+  detail::LayerRun run = layer_forward.run(
+      detail::forward_arguments(leaves, additional_forward_args));
+  TORCH_CHECK_VALUE(
+      run.layer.size() == 1,
+      who,
+      ": layer '",
+      layer_,
+      "' has ",
+      run.layer.size(),
+      attribute_to_neuron_input ? " input" : " output",
+      " tensors, but neuron methods need a layer with one; choose a layer "
+      "with one tensor");
+  const torch::Tensor& layer = run.layer[0];
+  TORCH_CHECK_VALUE(
+      layer.requires_grad(),
+      who,
+      ": layer '",
+      layer_,
+      "' (shape ",
+      layer.sizes(),
+      ") does not depend on the inputs, so its neurons have no gradient");
+  torch::Tensor selected = neuron_selector.select(layer);
+  TORCH_CHECK_VALUE(
+      selected.requires_grad(),
+      who,
+      ": the selected neurons do not depend on the inputs");
+
+  detail::VisitedNodes visited;
+  detail::ReluOverrideCount count;
+  if (rule_ != ReluRule::kPlain) {
+    detail::override_relus(selected, rule_, visited, count);
+  }
+  std::vector<torch::Tensor> grads = torch::autograd::grad(
+      {selected},
+      leaves,
+      {torch::ones_like(selected)},
+      /*retain_graph=*/false,
+      /*create_graph=*/false,
+      /*allow_unused=*/true);
+  detail::check_gradients(grads, inputs, who);
+  if (rule_ != ReluRule::kPlain) {
+    detail::warn_relu_count(count.relus, count.fused_graphs, model_, who);
+  }
+  return grads;
+}
+
+} // namespace guidedbp

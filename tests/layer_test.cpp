@@ -1,0 +1,276 @@
+// Layer and neuron methods (guidedbp/grad_cam.h, neuron.h, layer.h) on
+// hand-computed models: values, selector forms, errors and the guarantees of
+// the other methods (nothing left behind, repeated calls, threads).
+
+#include <gtest/gtest.h>
+#include <guidedbp/guidedbp.h>
+#include <torch/script.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_models.h"
+
+namespace {
+
+using guidedbp_test::expect_error;
+using guidedbp_test::f32;
+using guidedbp_test::hand_input;
+using guidedbp_test::hand_v;
+using guidedbp_test::hand_w;
+
+/// The hand-computed model of test_models.h with named layers:
+/// f(x) = v . act(lin(x)), lin(x) = W x = [1, -1, 3] for x = [2, 1].
+///   Grad-CAM of lin (2-D: no averaging): sum(v * mask * W x)
+///     = (-1)(1) + 0 + (3)(3) = 8.
+///   Neurons of act: 0 -> W[0] = [1, -1] (act input 1 > 0); 1 -> guided 0
+///   (input -1), deconvolution W[1] = [-1, 1]; of lin's input x: 0 -> [1, 0].
+torch::jit::Module hand_layers(bool in_control_flow = false) {
+  torch::jit::Module lin("Lin");
+  lin.register_parameter("w", hand_w(), /*is_buffer=*/false);
+  lin.define("def forward(self, x):\n    return torch.matmul(x, self.w.t())\n");
+  torch::jit::Module act("Act");
+  act.define("def forward(self, h):\n    return torch.relu(h)\n");
+  torch::jit::Module m("HandLayers");
+  m.register_module("lin", lin);
+  m.register_module("act", act);
+  m.register_parameter("v", hand_v(), /*is_buffer=*/false);
+  if (in_control_flow) {
+    m.define(
+        "def forward(self, x):\n"
+        "    h = x\n"
+        "    if bool(x.sum() > 0):\n"
+        "        h = self.lin.forward(x)\n"
+        "    return torch.matmul(self.act.forward(h), self.v).view(-1)\n");
+  } else {
+    m.define(
+        "def forward(self, x):\n"
+        "    return torch.matmul(self.act.forward(self.lin.forward(x)), self.v).view(-1)\n");
+  }
+  return m;
+}
+
+class LayerTest : public guidedbp_test::SeededTest {};
+
+TEST_F(LayerTest, GradCamOfTwoDimensionalLayerIsHandValue) {
+  guidedbp::LayerGradCam cam(hand_layers(), "lin");
+  torch::Tensor map = cam.attribute(hand_input());
+  EXPECT_TRUE(torch::allclose(map, f32({8.}).view({1, 1})));
+}
+
+TEST_F(LayerTest, NeuronSelectorsGiveHandValues) {
+  torch::jit::Module m = hand_layers();
+  guidedbp::NeuronGuidedBackprop gbp(m, "act");
+  guidedbp::NeuronDeconvolution deconv(m, "act");
+  EXPECT_TRUE(
+      torch::equal(gbp.attribute(hand_input(), 0), f32({1., -1}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(
+      gbp.attribute(hand_input(), {1}), f32({0., 0}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(
+      deconv.attribute(hand_input(), -2), f32({-1., 1}).view({1, 2})));
+  // A range sums: neurons 0 and 1.
+  EXPECT_TRUE(torch::equal(
+      deconv.attribute(hand_input(), {guidedbp::NeuronRange{0, 2}}),
+      f32({0., 0}).view({1, 2})));
+  // A callable: one value per example.
+  auto second = [](const torch::Tensor& out) { return out.select(1, 0); };
+  EXPECT_TRUE(torch::equal(
+      gbp.attribute(hand_input(), second), f32({1., -1}).view({1, 2})));
+  // The neuron input of lin is x itself.
+  guidedbp::NeuronGuidedBackprop lin(m, "lin");
+  EXPECT_TRUE(torch::equal(
+      lin.attribute(hand_input(), 0, {}, /*attribute_to_neuron_input=*/true),
+      f32({1., 0}).view({1, 2})));
+}
+
+TEST_F(LayerTest, UnknownLayerListsNearbyNames) {
+  expect_error<c10::ValueError>(
+      [] { guidedbp::GuidedGradCam(hand_layers(), "lni"); },
+      "no layer 'lni'; nearby names: lin, act");
+  expect_error<c10::ValueError>(
+      [] { guidedbp::NeuronGuidedBackprop(hand_layers(), ""); }, "empty");
+}
+
+TEST_F(LayerTest, LayerInControlFlowIsAClearError) {
+  expect_error<c10::ValueError>(
+      [] {
+        guidedbp::LayerGradCam(hand_layers(/*in_control_flow=*/true), "lin");
+      },
+      "runs only inside control flow");
+}
+
+TEST_F(LayerTest, SelectorErrorsAreTyped) {
+  torch::Tensor layer = torch::randn({2, 4, 3, 3});
+  expect_error<c10::ValueError>(
+      [&] { guidedbp::NeuronSelector(3).select(layer); }, "e.g. (3, 0, 0)");
+  expect_error<c10::IndexError>(
+      [&] {
+        guidedbp::NeuronSelector({4, 0, 0}).select(layer);
+      },
+      "index 4 is out of range for dimension 1 (size 4)");
+  expect_error<c10::IndexError>(
+      [&] {
+        guidedbp::NeuronSelector({0, -4, 0}).select(layer);
+      },
+      "index -4");
+  expect_error<c10::IndexError>(
+      [&] {
+        guidedbp::NeuronSelector({guidedbp::NeuronRange{5, 9}}).select(layer);
+      },
+      "selects nothing");
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronSelector({0, 0, 0, 0}).select(layer);
+      },
+      "has 4 indices");
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronSelector({0, 0}).select(layer);
+      },
+      "leaves 3 values per example");
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronSelector([](const torch::Tensor& t) {
+          return t;
+        }).select(layer);
+      },
+      "one value per example");
+  // Negative indices and clamped ranges follow Python.
+  EXPECT_TRUE(torch::equal(
+      guidedbp::NeuronSelector({-1, guidedbp::NeuronRange{-2, 99}, 0})
+          .select(layer),
+      layer.select(1, 3).slice(1, 1, 3).select(2, 0).sum(1)));
+  EXPECT_EQ(
+      guidedbp::NeuronSelector({5, guidedbp::NeuronRange{0, 2}}).to_string(),
+      "(5, 0:2)");
+}
+
+TEST_F(LayerTest, GuidedGradCamOfOneInputThatCannotTakeTheMapThrows) {
+  guidedbp::GuidedGradCam gc(hand_layers(), "lin");
+  // lin's map is (N, 1): no spatial dims to upsample to an input.
+  expect_error<c10::ValueError>(
+      [&] { gc.attribute(hand_input()); }, "cannot be upsampled");
+  guidedbp_test::WarningCapture warnings;
+  auto result = gc.attribute(std::vector<torch::Tensor>{hand_input()});
+  EXPECT_EQ(result[0].numel(), 0);
+  ASSERT_FALSE(warnings.messages.empty());
+  EXPECT_NE(warnings.messages.back().find("empty tensor"), std::string::npos);
+}
+
+TEST_F(LayerTest, InterpolateRejectsModeThatDoesNotFit) {
+  expect_error<c10::ValueError>(
+      [] {
+        guidedbp::interpolate(
+            torch::ones({1, 1, 2}), {4}, guidedbp::InterpolateMode::kBilinear);
+      },
+      "needs a map with 2 spatial dimension(s)");
+  EXPECT_TRUE(torch::equal(
+      guidedbp::interpolate(torch::ones({1, 1, 2, 2}), {4, 4}),
+      torch::ones({1, 1, 4, 4})));
+}
+
+torch::jit::Module conv_layers() {
+  torch::jit::Module conv("Conv");
+  conv.register_parameter("w", torch::randn({3, 2, 3, 3}), false);
+  conv.define(
+      "def forward(self, x):\n    return torch.conv2d(x, self.w, None, 1, 1)\n");
+  torch::jit::Module m("ConvNet");
+  m.register_module("conv", conv);
+  m.register_parameter("fc", torch::randn({3 * 4 * 4, 5}), false);
+  m.define(
+      "def forward(self, x):\n"
+      "    h = torch.relu(self.conv.forward(x))\n"
+      "    return torch.matmul(torch.relu(h).flatten(1), self.fc)\n");
+  return m;
+}
+
+TEST_F(LayerTest, RepeatedCallsAfterUserInferenceAgree) {
+  torch::jit::Module m = conv_layers();
+  torch::Tensor x = torch::randn({2, 2, 4, 4});
+  guidedbp::GuidedGradCam gc(m, "conv");
+  torch::Tensor first = gc.attribute(x, 1);
+  for (int i = 0; i < 4; ++i) { // the user's own optimised runs with grad
+    m.forward({x.clone().requires_grad_()}).toTensor().sum().backward();
+  }
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(torch::equal(gc.attribute(x, 1), first)) << "call " << i;
+  }
+  EXPECT_GT(first.abs().max().item<double>(), 0);
+}
+
+TEST_F(LayerTest, LeavesNothingOnInputsOrModel) {
+  torch::jit::Module m = conv_layers();
+  torch::Tensor x = torch::randn({2, 2, 4, 4});
+  torch::Tensor y = torch::randn({2, 2, 4, 4}).requires_grad_();
+  guidedbp::GuidedGradCam(m, "conv").attribute(x, 1);
+  guidedbp::NeuronDeconvolution(m, "conv").attribute(y, {0, 1, 1});
+  EXPECT_FALSE(x.requires_grad());
+  EXPECT_FALSE(y.grad().defined());
+  for (const auto& p : m.parameters()) {
+    EXPECT_FALSE(p.grad().defined());
+  }
+  EXPECT_TRUE(torch::GradMode::is_enabled());
+  EXPECT_TRUE(torch::jit::getGraphExecutorOptimize());
+}
+
+TEST_F(LayerTest, ThreadsShareOneObject) {
+  torch::jit::Module m = conv_layers();
+  torch::Tensor x = torch::randn({2, 2, 4, 4});
+  guidedbp::GuidedGradCam gc(m, "conv");
+  guidedbp::NeuronGuidedBackprop ngbp(m, "conv");
+  const torch::Tensor want_gc = gc.attribute(x, 2);
+  const torch::Tensor want_n = ngbp.attribute(x, {1, 2, 2});
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      bool good = true;
+      for (int i = 0; i < 5; ++i) {
+        good &= torch::equal(gc.attribute(x, 2), want_gc);
+        good &= torch::equal(ngbp.attribute(x, {1, 2, 2}), want_n);
+      }
+      ok[t] = good;
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(ok, std::vector<int>(4, 1));
+}
+
+TEST_F(LayerTest, MarkedFunctionNeedsItsMark) {
+  guidedbp::Model f = [](torch::Tensor x) {
+    return guidedbp::layer_output("hidden", torch::relu(x * 2)).sum(1);
+  };
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronGuidedBackprop(f, "hiden")
+            .attribute(torch::ones({1, 3}), 0);
+      },
+      "marked: hidden");
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronGuidedBackprop(f, "hidden")
+            .attribute(
+                torch::ones({1, 3}), 0, {}, /*attribute_to_neuron_input=*/true);
+      },
+      "layer inputs are found in TorchScript modules and torch::nn::Sequential");
+  EXPECT_TRUE(torch::equal(
+      guidedbp::NeuronGuidedBackprop(f, "hidden")
+          .attribute(torch::ones({1, 3}), 1),
+      f32({0., 2, 0}).view({1, 3})));
+  // Outside an attribution the mark is the identity.
+  torch::Tensor x = torch::ones({2});
+  EXPECT_TRUE(guidedbp::layer_output("hidden", x).is_same(x));
+}
+
+TEST_F(LayerTest, LayerShapesListsEveryModule) {
+  auto layers = guidedbp::layer_shapes(hand_layers(), {hand_input()});
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_EQ(layers[0].path, "lin");
+  EXPECT_EQ(layers[0].output_shape, std::vector<int64_t>({1, 3}));
+  EXPECT_EQ(layers[1].path, "act");
+}
+
+} // namespace
