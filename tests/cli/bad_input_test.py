@@ -784,7 +784,7 @@ def area_explain(f):
         ("--labels a directory", ["--out-dir", out_dir, "--labels", path("folder.png")], 1,
          ["is a directory"]),
         ("--top-k 0", ["--out-dir", out_dir, "--top-k", "0"], 2,
-         ["--top-k", "not in range 1 to"]),
+         ["--top-k", "Value 0 not in range"]),  # CLI11 2.3 and 2.4 differ after this
         ("--target not an integer", ["--out-dir", out_dir, "--target", "x"], 2, ["--target"]),
         ("--target with --top-k", ["--out-dir", out_dir, "--target", "1", "--top-k", "2"], 2,
          ["excludes"]),

@@ -8,4 +8,5 @@ set(GUIDEDBP_CLI_CORE_SOURCES
   panel.cpp
   progress.cpp
   target_literal.cpp
+  zip_check.cpp
 )

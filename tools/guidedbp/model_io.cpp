@@ -5,12 +5,14 @@
 #include "cli_error.h"
 #include "file_util.h"
 #include "report.h"
+#include "zip_check.h"
 
 namespace guidedbp {
 namespace cli {
 
 torch::jit::Module load_model(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
+  check_zip_archive(bytes.data(), bytes.size(), path);
   std::istringstream stream(std::string(bytes.begin(), bytes.end()));
   bytes.clear();
   bytes.shrink_to_fit();
