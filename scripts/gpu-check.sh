@@ -29,8 +29,9 @@ fi
 echo "gpu-check: LibTorch from $prefix"
 
 start=$SECONDS
+# serve is not needed here (its cpp-httplib/nlohmann-json are rarely on GPU nodes).
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DGUIDEDBP_INSTALL=OFF >/dev/null
+  -DGUIDEDBP_INSTALL=OFF -DGUIDEDBP_BUILD_SERVE=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target guidedbp_tests guidedbp_cli
 echo "gpu-check: built in $((SECONDS - start)) s"
 
