@@ -28,6 +28,38 @@ uint32_t u32(const uint8_t* p) {
       "); save one with torch.jit.script(model).save(path)");
 }
 
+// The CRC-32 of a deflated entry's inflated bytes, or false when the bytes
+// do not inflate to exactly `expected_size`.
+bool inflated_crc(
+    const uint8_t* data,
+    uint32_t size,
+    uint32_t expected_size,
+    uLong& crc) {
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) { // raw deflate, as in zip
+    return false;
+  }
+  stream.next_in = const_cast<Bytef*>(data);
+  stream.avail_in = size;
+  crc = crc32(0L, Z_NULL, 0);
+  unsigned char chunk[16384];
+  int status = Z_OK;
+  while (status == Z_OK) {
+    stream.next_out = chunk;
+    stream.avail_out = sizeof(chunk);
+    status = inflate(&stream, Z_NO_FLUSH);
+    crc =
+        crc32(crc, chunk, static_cast<uInt>(sizeof(chunk) - stream.avail_out));
+    if (status == Z_BUF_ERROR && stream.avail_in == 0) {
+      break; // input ended before the stream did
+    }
+  }
+  const bool complete =
+      status == Z_STREAM_END && stream.total_out == expected_size;
+  inflateEnd(&stream);
+  return complete;
+}
+
 } // namespace
 
 void check_zip_archive(
@@ -70,6 +102,7 @@ void check_zip_archive(
     const uint32_t method = u16(data + at + 10);
     const uint32_t crc = u32(data + at + 16);
     const uint32_t stored_size = u32(data + at + 20);
+    const uint32_t inflated_size = u32(data + at + 24);
     const size_t name_size = u16(data + at + 28);
     const size_t skip = name_size + u16(data + at + 30) + u16(data + at + 32);
     const uint32_t local = u32(data + at + 42);
@@ -80,8 +113,9 @@ void check_zip_archive(
         reinterpret_cast<const char*>(data + at + kCentralEntrySize),
         name_size);
     at += kCentralEntrySize + skip;
-    if (method != 0 || stored_size == 0xffffffff || local == 0xffffffff) {
-      continue; // compressed or ZIP64: left to LibTorch
+    if ((method != 0 && method != 8) || stored_size == 0xffffffff ||
+        inflated_size == 0xffffffff || local == 0xffffffff) {
+      continue; // other compression or ZIP64: left to LibTorch
     }
     if (static_cast<uint64_t>(local) + kLocalEntrySize > size ||
         u32(data + local) != kLocalEntry) {
@@ -93,8 +127,14 @@ void check_zip_archive(
       fail(path, "a damaged zip archive: entry " + name + " is cut short");
     }
     // zlib's crc32 takes at most 4 GiB at a time; stored_size fits.
-    const uLong actual = crc32(
-        crc32(0L, Z_NULL, 0), data + begin, static_cast<uInt>(stored_size));
+    uLong actual = 0;
+    if (method == 0) {
+      actual = crc32(
+          crc32(0L, Z_NULL, 0), data + begin, static_cast<uInt>(stored_size));
+    } else if (!inflated_crc(
+                   data + begin, stored_size, inflated_size, actual)) {
+      fail(path, "a damaged zip archive: entry " + name + " does not inflate");
+    }
     if (actual != crc) {
       fail(
           path,

@@ -12,9 +12,9 @@ namespace guidedbp {
 namespace cli {
 
 /// Throws CliError naming `path` when `data` is not a complete zip archive
-/// (no end record: truncated) or when a stored (uncompressed) entry's bytes
-/// do not match its CRC-32. ZIP64 archives (over 4 GiB) and compressed
-/// entries are left to LibTorch's own reader.
+/// (no end record: truncated) or when an entry's bytes (stored, or deflated
+/// and then inflated) do not match its CRC-32. ZIP64 archives (over 4 GiB)
+/// are left to LibTorch's own reader.
 void check_zip_archive(
     const uint8_t* data,
     size_t size,
