@@ -20,7 +20,7 @@ jobs=${SANITIZE_JOBS:-2}
 # on every path (scripted, traced, nn, every rule and target form). The
 # layer reference tests need data that CTest's fixture generates (resnet18,
 # vgg11); LayerTest.* covers the layer code with small models here.
-filter=${SANITIZE_GTEST_FILTER:--Torchvision*:LayerReference*}
+filter=${SANITIZE_GTEST_FILTER:--Torchvision*:*LayerReference*}
 
 start=$SECONDS
 cmake -S . -B "$build" -DGUIDEDBP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
