@@ -7,7 +7,11 @@ seed 0, scripted) and each method, it runs the CLI on the CPU and on CUDA
 with TF32 off (the CLI's default) and allowed (--allow-tf32), and the
 independent Python reference (tests/reference/torch_reference.py) on the
 eager model on CUDA with TF32 off. Differences are max |a - b| / max |cpu|.
-Exits non-zero when CUDA with TF32 off is further than 1e-3 from the CPU.
+Exits non-zero when guidedbp on CUDA (TF32 off) is further than 1e-5 from the
+Python reference on CUDA: that is the correctness check. CUDA vs CPU is printed
+for information only: plain gradients through a deep random network are
+ill-conditioned (a ReLU whose input is within rounding of 0 flips its mask),
+so on vgg11 Saliency even CPU float32 and float64 differ by 3.6e-3.
 """
 import argparse
 import os
@@ -23,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 from torch_reference import attribute as reference_attribute  # noqa: E402
 
 METHODS = {"guided-backprop": "guided", "deconvolution": "deconvolution", "saliency": "plain"}
-TOLERANCE_TF32_OFF = 1e-3
+TOLERANCE_VS_REFERENCE = 1e-5
 
 
 def run_cli(cli, model, x, out, *extra):
@@ -46,7 +50,7 @@ def main():
 
     torch.manual_seed(0)
     rows = []
-    worst_tf32_off = 0.0
+    worst_vs_reference = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         x = torch.randn(args.batch, 3, 224, 224)
         x_path = os.path.join(tmp, "x.npy")
@@ -69,10 +73,10 @@ def main():
                 ref = ref.cpu()
                 eager.cpu()
                 scale = cpu.abs().max()
-                d_off = relative(cuda, cpu, scale)
-                worst_tf32_off = max(worst_tf32_off, d_off)
-                rows.append((name, method, d_off, relative(tf32, cpu, scale),
-                             relative(cuda, ref, scale)))
+                d_ref = relative(cuda, ref, scale)
+                worst_vs_reference = max(worst_vs_reference, d_ref)
+                rows.append((name, method, relative(cuda, cpu, scale),
+                             relative(tf32, cpu, scale), d_ref))
 
     print(f"\nCUDA vs CPU, {torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
           f"batch {args.batch}, target 3; max |difference| / max |CPU attribution|\n")
@@ -81,9 +85,9 @@ def main():
     print("| --- | --- | --- | --- | --- |")
     for name, method, d_off, d_on, d_ref in rows:
         print(f"| {name} | {method} | {d_off:.2e} | {d_on:.2e} | {d_ref:.2e} |")
-    if worst_tf32_off > TOLERANCE_TF32_OFF:
-        sys.exit(f"parity_table: CUDA with TF32 off is {worst_tf32_off:.2e} from the CPU "
-                 f"(> {TOLERANCE_TF32_OFF})")
+    if worst_vs_reference > TOLERANCE_VS_REFERENCE:
+        sys.exit(f"parity_table: guidedbp on CUDA is {worst_vs_reference:.2e} from the Python "
+                 f"reference on CUDA (> {TOLERANCE_VS_REFERENCE})")
 
 
 if __name__ == "__main__":
