@@ -4,9 +4,11 @@
 set(GUIDEDBP_CLI_CORE_SOURCES
   file_util.cpp
   image_io.cpp
+  interrupt.cpp
   npy_format.cpp
   panel.cpp
   progress.cpp
   target_literal.cpp
+  thread_pool.cpp
   zip_check.cpp
 )

@@ -6,9 +6,11 @@
 #include <guidedbp/version.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "cli_error.h"
 #include "commands.h"
@@ -260,7 +262,14 @@ int main(int argc, char** argv) {
   e->add_option(
        "--model", explain.model, "TorchScript classifier (returns 1 x classes)")
       ->required();
-  e->add_option("images", explain.images, "PNG or JPEG images")->required();
+  e->add_option(
+      "images",
+      explain.images,
+      "PNG or JPEG images, or folders of them (searched recursively)");
+  e->add_option(
+      "--files-from",
+      explain.files_from,
+      "also the images listed in this file, one path per line (- : stdin)");
   CLI::Option* target = e->add_option(
       "--target",
       explain.target,
@@ -332,6 +341,46 @@ int main(int argc, char** argv) {
        "enlarge maps by this integer factor, nearest neighbour (default: 224 / the longer "
        "side, at least 1; 8 for 28x28)")
       ->check(CLI::Range(int64_t(1), int64_t(64)));
+  e->add_option(
+       "--batch-size",
+       explain.batch_size,
+       "images of one size per forward/backward pass (maps do not depend on it)")
+      ->check(CLI::Range(int64_t(1), int64_t(4096)))
+      ->capture_default_str();
+  explain.io_threads = std::clamp<int64_t>(
+      static_cast<int64_t>(std::thread::hardware_concurrency()), 2, 8);
+  e->add_option(
+       "--io-threads",
+       explain.io_threads,
+       "threads decoding, drawing and writing images while the model runs "
+       "(default: the CPU count, 2 to 8)")
+      ->check(CLI::Range(int64_t(1), int64_t(64)));
+  e->add_option(
+      "--shard",
+      explain.shard,
+      "I/N: only the images at positions I, I+N, I+2N... of the sorted list "
+      "(default: from SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with "
+      "--shard-count)");
+  e->add_option(
+       "--shard-count",
+       explain.shard_count,
+       "N shards, for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
+      ->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  e->add_flag(
+      "--skip-existing",
+      explain.skip_existing,
+      "skip images whose outputs are all present (resume a stopped run)");
+  e->add_option(
+      "--manifest",
+      explain.manifest,
+      "append one JSON line per image to this file (JSON Lines)");
+  e->add_flag("--quiet", explain.quiet, "no progress and no summary");
+  e->add_option(
+       "--progress-every",
+       explain.progress_every,
+       "seconds between progress lines when stderr is not a terminal")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   add_runtime_options(e, explain.runtime);
   e->footer(kExplainFooter);
 

@@ -2,41 +2,100 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace guidedbp {
 namespace cli {
 
-Progress::Progress(size_t total)
-    : total_(total), enabled_(total > 1 && ::isatty(STDERR_FILENO) == 1) {}
+std::string format_duration(double seconds) {
+  char buffer[48];
+  const long long s = std::llround(std::max(0.0, seconds));
+  if (s < 60) {
+    std::snprintf(buffer, sizeof(buffer), "%lld s", s);
+  } else if (s < 3600) {
+    std::snprintf(buffer, sizeof(buffer), "%lld min %02lld s", s / 60, s % 60);
+  } else {
+    std::snprintf(
+        buffer, sizeof(buffer), "%lld h %02lld min", s / 3600, s / 60 % 60);
+  }
+  return buffer;
+}
+
+Progress::Progress(size_t total, bool quiet, double log_every_seconds)
+    : total_(total),
+      mode_(
+          quiet || total <= 1                ? Mode::kOff
+              : ::isatty(STDERR_FILENO) == 1 ? Mode::kTerminal
+                                             : Mode::kLog),
+      log_every_(log_every_seconds),
+      start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
   clear();
 }
 
-void Progress::update(size_t done, const std::string& label) {
-  if (!enabled_) {
-    return;
+double Progress::elapsed() const {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now() - start_)
+      .count();
+}
+
+std::string Progress::rate_and_eta(size_t done) const {
+  const double seconds = elapsed();
+  if (done == 0 || seconds <= 0.0) {
+    return "";
   }
-  constexpr int kWidth = 30;
-  int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.append(static_cast<size_t>(kWidth - filled), '.');
-  std::string shown =
-      label.size() > 40 ? "..." + label.substr(label.size() - 37) : label;
-  std::fprintf(
-      stderr,
-      "\r\033[K[%s] %zu/%zu %s",
-      bar.c_str(),
-      done,
-      total_,
-      shown.c_str());
-  std::fflush(stderr);
-  drawn_ = true;
+  const double rate = static_cast<double>(done) / seconds;
+  char buffer[96];
+  std::snprintf(buffer, sizeof(buffer), ", %.1f images/s", rate);
+  std::string text = buffer;
+  if (done < total_) {
+    text += ", " + format_duration(static_cast<double>(total_ - done) / rate) +
+        " left";
+  }
+  return text;
+}
+
+void Progress::update(size_t done, const std::string& label) {
+  if (mode_ == Mode::kLog) {
+    const double now = elapsed();
+    if (now - last_log_ < log_every_) {
+      return;
+    }
+    last_log_ = now;
+    std::fprintf(
+        stderr,
+        "guidedbp: %zu/%zu images%s\n",
+        done,
+        total_,
+        rate_and_eta(done).c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  } else if (mode_ == Mode::kTerminal) {
+    constexpr int kWidth = 24;
+    int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.append(static_cast<size_t>(kWidth - filled), '.');
+    std::string shown =
+        label.size() > 30 ? "..." + label.substr(label.size() - 27) : label;
+    std::fprintf(
+        stderr,
+        "\r\033[K[%s] %zu/%zu%s %s",
+        bar.c_str(),
+        done,
+        total_,
+        rate_and_eta(done).c_str(),
+        shown.c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+    shown_ = true;
+  }
 }
 
 void Progress::clear() {
-  if (enabled_ && drawn_) {
+  if (mode_ == Mode::kTerminal && drawn_) {
     std::fprintf(stderr, "\r\033[K");
     std::fflush(stderr);
     drawn_ = false;

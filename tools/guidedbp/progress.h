@@ -1,31 +1,50 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
 namespace guidedbp {
 namespace cli {
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal
-/// and there is more than one item; otherwise every call does nothing.
+/// Progress of a run over many items, on stderr. On a terminal: a one-line
+/// bar with the rate (items/s) and the time left, redrawn in place. Not on a
+/// terminal (a log file, a batch job): a plain line every `log_every`
+/// seconds. Nothing when `quiet`, or for a run of one item.
 class Progress {
  public:
-  explicit Progress(size_t total);
+  Progress(size_t total, bool quiet, double log_every_seconds = 30.0);
   ~Progress();
-  /// Shows that item `done` (0-based count of finished items) of `total` is
-  /// next, with a short label.
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  /// Shows that `done` of `total` items are finished; `label` names the
+  /// item being worked on (shown on a terminal only).
   void update(size_t done, const std::string& label);
-  /// Erases the bar (call before printing other lines), redrawn by `update`.
+  /// Erases the bar (call before printing other lines); `update` redraws it.
   void clear();
-  bool enabled() const {
-    return enabled_;
+  /// Seconds since construction.
+  double elapsed() const;
+  /// Whether anything was shown (the run then ends with a summary line).
+  bool shown() const {
+    return shown_;
   }
 
  private:
+  enum class Mode { kOff, kTerminal, kLog };
+  std::string rate_and_eta(size_t done) const;
+
   size_t total_;
-  bool enabled_;
+  Mode mode_;
+  double log_every_;
+  std::chrono::steady_clock::time_point start_;
+  double last_log_ = 0.0;
   bool drawn_ = false;
+  bool shown_ = false;
 };
+
+/// "42 s", "3 min 05 s", "2 h 07 min".
+std::string format_duration(double seconds);
 
 } // namespace cli
 } // namespace guidedbp
