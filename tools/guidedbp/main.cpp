@@ -62,7 +62,7 @@ Pipeline per image (PNG or JPEG; gray files give 1 channel, colour 3):
   --center-crop: torchvision CenterCrop (zero padding if the image is smaller).
   --grayscale: 0.2989 R + 0.587 G + 0.114 B (torchvision rgb_to_grayscale).
   --normalize imagenet = --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225.
-The model must return 1 x classes scores; scores printed are softmax values.
+The model must return N x classes scores; scores printed are softmax values.
 
 Maps follow Captum's visualize_image_attr: channel sum, --sign selection, the
 value at which the sorted cumulative sum reaches (100 - outlier-perc)% of the
@@ -72,18 +72,29 @@ colour maps red-white-green (all), Greens (positive), Reds (negative), Blues
 masked_image: image x map; alpha_scaling: map as alpha over white.
 An all-zero attribution gives a blank map and a warning.
 
-Output files in --out-dir (STEM = image file name without extension):
+Inputs: image files, folders (searched recursively for .png/.jpg/.jpeg, in
+sorted order) and --files-from lists. Outputs mirror each image's path below
+its folder (or below the common folder of the files given), so equal names
+in different folders never collide (STEM = that path without extension):
   STEM_classC.png          the map for class C (predicted, or --target)
   STEM_topR_classC.png     with --top-k: rank R
   STEM_panel.png           with --panel: image | map(s) side by side
   STEM_..._classC.npy      with --save-raw: the raw 1xCxHxW attribution
 One line per map on stdout: image, class (name from --labels), score, file.
-Failing images are reported at the end; the others are still written; exit 1.
+Every image's files are written all or nothing. A failing image is reported
+as it happens and the run goes on (exit 1 at the end); a mistake that would
+fail every image (--target past the classes, an unwritable --out-dir) stops
+the run before the first. SIGINT/SIGTERM: the images in flight are finished,
+a summary is printed, exit 130/143; --skip-existing then resumes.
+Dataset runs, shards for Slurm and Kubernetes, the manifest: docs/datasets.md.
 
 Examples:
   guidedbp explain --model model.pt --labels labels.txt --out-dir maps images/*.png
   guidedbp explain --model resnet.pt --resize 256 --center-crop 224 \
-      --normalize imagenet --top-k 3 --panel --out-dir maps cat.jpg)";
+      --normalize imagenet --top-k 3 --panel --out-dir maps cat.jpg
+  guidedbp explain --model resnet.pt --resize 256 --center-crop 224 \
+      --normalize imagenet --batch-size 32 --skip-existing \
+      --manifest maps/manifest.jsonl --out-dir maps imagenet/val/)";
 
 } // namespace
 
@@ -260,7 +271,7 @@ int main(int argc, char** argv) {
       "explain",
       "Heat maps (PNG) of images (PNG/JPEG) for a classifier's classes");
   e->add_option(
-       "--model", explain.model, "TorchScript classifier (returns 1 x classes)")
+       "--model", explain.model, "TorchScript classifier (returns N x classes)")
       ->required();
   e->add_option(
       "images",
