@@ -336,6 +336,28 @@ TEST_F(DatasetTest, MakeDirectoriesCreatesParentsAndRejectsFiles) {
   EXPECT_NE(message.find("Not a directory"), std::string::npos) << message;
 }
 
+TEST_F(DatasetTest, MakeDirectoriesRejectsAFolderItCannotWriteTo) {
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "root writes into any folder";
+  }
+  fs::create_directory(at("read_only"));
+  fs::permissions(
+      at("read_only"), fs::perms::owner_read | fs::perms::owner_exec);
+  std::string message = error_of([&] { make_directories(at("read_only")); });
+  EXPECT_NE(
+      message.find("--out-dir " + at("read_only") + ": not writable"),
+      std::string::npos)
+      << message;
+  message = error_of(
+      [&] { make_directories(at("read_only/sub"), "--manifest folder"); });
+  EXPECT_NE(
+      message.find(
+          "--manifest folder " + at("read_only/sub") + ": cannot create"),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find("Permission denied"), std::string::npos) << message;
+}
+
 // ----------------------------------------------------------------- shards
 
 TEST(ShardTest, ParsesIOverN) {
@@ -562,7 +584,7 @@ TEST_F(DatasetTest, ManifestLinesParseBackAndAppend) {
     ManifestRecord bad;
     bad.input = "data/b.jpg";
     bad.ok = false;
-    bad.error = "data/b.jpg: not a PNG or JPEG file";
+    bad.error = "data/b.jpg: not a PNG or JPEG image (unknown signature)";
     manifest.write(bad);
   }
   {
@@ -592,7 +614,9 @@ TEST_F(DatasetTest, ManifestLinesParseBackAndAppend) {
   EXPECT_LT(lines[0].find("\"status\""), lines[0].find("\"outputs\""));
   auto second = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(second["status"], "error");
-  EXPECT_EQ(second["error"], "data/b.jpg: not a PNG or JPEG file");
+  EXPECT_EQ(
+      second["error"],
+      "data/b.jpg: not a PNG or JPEG image (unknown signature)");
   EXPECT_TRUE(second["predicted"].is_null());
   EXPECT_TRUE(second["score"].is_null());
   EXPECT_EQ(second["targets"], nlohmann::json::array());

@@ -23,19 +23,18 @@ struct ManifestRecord {
   std::optional<double> score;
   /// The explained classes, one per map.
   std::vector<int64_t> targets;
-  /// The files written, as the run names them (under --out-dir).
+  /// The files written, as the run prints them (--out-dir joined with the
+  /// file's name).
   std::vector<std::string> outputs;
 };
 
+// clang-format off
 /// The `--manifest FILE.jsonl` of a dataset run: appends one JSON object per
 /// image, one line each, as each image finishes, so an interrupted run loses
 /// no finished image's record:
 ///
-/// // clang-format off
 ///   {"input":"data/a.jpg","status":"ok","error":null,"predicted":207,"score":0.8731,"targets":[207],"outputs":["maps/a_class207.png"]}
-///   {"input":"data/b.jpg","status":"error","error":"data/b.jpg: not a PNG or
-///   JPEG file","predicted":null,"score":null,"targets":[],"outputs":[]}
-/// // clang-format on
+///   {"input":"data/b.jpg","status":"error","error":"data/b.jpg: not a PNG or JPEG image (unknown signature)","predicted":null,"score":null,"targets":[],"outputs":[]}
 ///
 /// NOTE: each line goes to the file in one append write (O_APPEND) as soon
 /// as write() is called, so shards on one machine may share a file; on a
@@ -54,6 +53,7 @@ struct ManifestRecord {
 ///   r.targets = {207};
 ///   r.outputs = {"maps/a_class207.png"};
 ///   manifest.write(r);
+// clang-format on
 class Manifest {
  public:
   /// Opens `path` for appending, creating it if needed.

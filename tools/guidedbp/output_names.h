@@ -14,17 +14,15 @@
 namespace guidedbp {
 namespace cli {
 
+// clang-format off
 /// How `guidedbp explain` names an image's outputs, from its options. The
 /// files of one image with out_stem S (under --out-dir):
 ///
-/// // clang-format off
-///   per map k (class C):  S[_top{k+1}]_class{C}.png          (not with
-///   --panel)
+///   per map k (class C):  S[_top{k+1}]_class{C}.png          (not with --panel)
 ///                         S[_top{k+1}]_class{C}.npy          (--save-raw)
-///                         S[_top{k+1}]_class{C}_gradcam.png  (--gradcam-map,
-///                         not with --panel)
+///                         S[_top{k+1}]_class{C}_gradcam.png  (--gradcam-map, not with --panel)
 ///   per image:            S_panel.png                        (--panel)
-/// // clang-format on
+// clang-format on
 struct OutputNaming {
   /// Maps per image: K with --top-k K, else 1.
   int64_t maps = 1;

@@ -51,7 +51,8 @@ Shard parse_shard(const std::string& text);
 ///
 /// Example:
 ///   // sbatch --array=0-7: SLURM_ARRAY_TASK_ID=3, SLURM_ARRAY_TASK_COUNT=8
-///   Shard s = resolve_shard("", 0, [](const char* n) { return std::getenv(n);
+///   Shard s = resolve_shard("", 0, [](const char* name) {
+///     return std::getenv(name);
 ///   });
 ///   // {3, 8, "SLURM_ARRAY_TASK_ID"}
 Shard resolve_shard(
