@@ -61,7 +61,8 @@ struct LayersArgs {
 /// The image preprocessing flags of `explain` and `serve` (preprocess.h
 /// turns them into PreprocessOptions).
 struct PreprocessArgs {
-  int64_t resize = 0;
+  std::string resize; ///< "" (none), "N" or "H,W" (preprocess.h parses it).
+  bool antialias = false;
   int64_t center_crop = 0;
   std::vector<double> mean;
   std::vector<double> std;
@@ -70,8 +71,8 @@ struct PreprocessArgs {
   bool rgb = false;
 };
 
-/// Adds --resize, --center-crop, --mean, --std, --normalize, --grayscale and
-/// --rgb to `app` (main.cpp), parsing into `args`.
+/// Adds --resize, --antialias, --center-crop, --mean, --std, --normalize,
+/// --grayscale and --rgb to `app` (main.cpp), parsing into `args`.
 void add_preprocess_options(CLI::App* app, PreprocessArgs& args);
 
 /// `guidedbp explain`.

@@ -167,11 +167,13 @@ Image decode_png(const uint8_t* bytes, size_t size, const std::string& name) {
     throw;
   }
   const bool color = (png.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  const bool alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
   png.format = color ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   Image image;
   image.width = static_cast<int>(png.width);
   image.height = static_cast<int>(png.height);
   image.channels = color ? 3 : 1;
+  image.had_alpha = alpha;
   try {
     image.pixels.resize(PNG_IMAGE_SIZE(png));
   } catch (...) {

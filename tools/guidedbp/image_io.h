@@ -14,6 +14,9 @@ struct Image {
   int height = 0;
   int channels = 0;            ///< 1 (gray) or 3 (RGB).
   std::vector<uint8_t> pixels; ///< height * width * channels bytes.
+  /// The file had transparency (a PNG alpha channel or tRNS chunk), which
+  /// decoding composited over white: `channels` never counts it.
+  bool had_alpha = false;
 };
 
 /// Largest width or height accepted when decoding.

@@ -54,11 +54,18 @@ Exit status: 0 success, 1 error (one line on stderr: "guidedbp: <cause>"),
 2 usage error.)";
 
 const char* kExplainFooter = R"(
-Pipeline per image (PNG or JPEG; gray files give 1 channel, colour 3):
-  decode -> [--grayscale | --rgb] -> to float in [0,1] -> [--resize N]
-  -> [--center-crop N] -> [--mean/--std | --normalize imagenet] -> model.
-  --resize: shorter side to N (torchvision Resize(N)), bilinear, align_corners
-  False, no antialiasing (torchvision's tensor Resize with antialias=False).
+Pipeline per image (PNG or JPEG; gray files give 1 channel, colour 3,
+transparency is composited over white):
+  decode -> [--grayscale | --rgb | the model's channels] -> to float in [0,1]
+  -> [--resize N | H,W] -> [--center-crop N] -> [--mean/--std |
+  --normalize imagenet] -> model.
+  Channels: without --grayscale/--rgb, images are converted to the in-channel
+  count (1 or 3) of the model's first 4-D weight (its first convolution); a
+  note says so once.
+  --resize N: shorter side to N (torchvision Resize(N)); --resize H,W: exactly
+  H x W (Resize((H, W))). Bilinear, align_corners False, no antialiasing
+  (torchvision's tensor Resize with antialias=False); --antialias: with it
+  (Resize(..., antialias=True), PIL's bilinear up to uint8 rounding).
   --center-crop: torchvision CenterCrop (zero padding if the image is smaller).
   --grayscale: 0.2989 R + 0.587 G + 0.114 B (torchvision rgb_to_grayscale).
   --normalize imagenet = --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225.
@@ -132,8 +139,16 @@ void add_runtime_options(CLI::App* command, RuntimeArgs& args) {
 
 void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
   app->add_option(
-         "--resize", args.resize, "resize the shorter side to N pixels")
-      ->check(CLI::Range(int64_t(1), int64_t(16384)));
+      "--resize",
+      args.resize,
+      "N: resize the shorter side to N pixels (torchvision Resize(N)); H,W: "
+      "resize to exactly H x W (Resize((H, W)))");
+  app->add_flag(
+      "--antialias",
+      args.antialias,
+      "resize with antialiasing, as torchvision Resize(..., antialias=True) "
+      "and PIL (default: without, as torchvision's tensor Resize with "
+      "antialias=False)");
   app->add_option(
          "--center-crop",
          args.center_crop,
@@ -155,9 +170,15 @@ void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
   normalize->excludes(mean);
   normalize->excludes(std);
   CLI::Option* gray = app->add_flag(
-      "--grayscale", args.grayscale, "convert colour images to 1 channel");
-  CLI::Option* rgb =
-      app->add_flag("--rgb", args.rgb, "repeat gray images into 3 channels");
+      "--grayscale",
+      args.grayscale,
+      "convert colour images to 1 channel (default: to what the model's "
+      "first convolution takes)");
+  CLI::Option* rgb = app->add_flag(
+      "--rgb",
+      args.rgb,
+      "repeat gray images into 3 channels (default: to what the model's "
+      "first convolution takes)");
   gray->excludes(rgb);
 }
 

@@ -30,5 +30,19 @@ torch::jit::Module load_model(const std::string& path) {
   return module;
 }
 
+std::optional<int64_t> expected_input_channels(
+    const torch::jit::Module& module) {
+  for (const at::Tensor& parameter : module.parameters(/*recurse=*/true)) {
+    if (parameter.dim() == 4 && parameter.is_floating_point()) {
+      const int64_t channels = parameter.size(1);
+      if (channels == 1 || channels == 3) {
+        return channels;
+      }
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace cli
 } // namespace guidedbp

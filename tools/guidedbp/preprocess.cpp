@@ -1,6 +1,8 @@
 #include "preprocess.h"
 
+#include <algorithm>
 #include <cmath>
+#include <regex>
 #include <string>
 
 #include "cli_error.h"
@@ -27,6 +29,36 @@ std::vector<double> per_channel(
 
 } // namespace
 
+std::vector<int64_t> parse_resize(const std::string& text) {
+  const std::string usage = "--resize " + text +
+      ": expected N (shorter side to N pixels) or H,W (exactly H x W), "
+      "each 1 to 16384, e.g. --resize 256 or --resize 224,224";
+  std::vector<int64_t> sizes;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string part = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (part.empty() || part.size() > 5 ||
+        part.find_first_not_of("0123456789") != std::string::npos) {
+      throw UsageError(usage);
+    }
+    const int64_t value = std::stoll(part);
+    if (value < 1 || value > 16384) {
+      throw UsageError(usage);
+    }
+    sizes.push_back(value);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (sizes.size() > 2) {
+    throw UsageError(usage);
+  }
+  return sizes;
+}
+
 PreprocessOptions preprocess_options(const PreprocessArgs& args) {
   if (args.grayscale && args.rgb) {
     throw UsageError("--grayscale and --rgb exclude each other");
@@ -35,7 +67,10 @@ PreprocessOptions preprocess_options(const PreprocessArgs& args) {
     throw UsageError("--mean and --std go together");
   }
   PreprocessOptions options;
-  options.resize = args.resize;
+  if (!args.resize.empty()) {
+    options.resize = parse_resize(args.resize);
+  }
+  options.antialias = args.antialias;
   options.crop = args.center_crop;
   options.grayscale = args.grayscale;
   options.rgb = args.rgb;
@@ -57,27 +92,56 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
                         .permute({2, 0, 1})
                         .to(torch::kFloat32)
                         .div(255.0);
-  if (options.grayscale && x.size(0) == 3) {
+  Preprocessed out;
+  std::vector<std::string> notes;
+  if (image.had_alpha) {
+    notes.push_back("image with transparency composited over white");
+  }
+  const bool to_gray = options.grayscale ||
+      (!options.rgb && options.channels == 1 && x.size(0) == 3);
+  const bool to_rgb =
+      options.rgb || (!options.grayscale && options.channels == 3);
+  if (to_gray && x.size(0) == 3) {
     x = (0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0);
+    if (!options.grayscale) {
+      notes.push_back(
+          "colour image converted to grayscale (the model takes 1 channel; "
+          "--grayscale says so explicitly)");
+    }
   }
-  if (options.rgb && x.size(0) == 1) {
+  if (to_rgb && x.size(0) == 1) {
     x = x.expand({3, x.size(1), x.size(2)});
+    if (!options.rgb) {
+      notes.push_back(
+          "grayscale image converted to RGB (the model takes 3 channels; "
+          "--rgb says so explicitly)");
+    }
   }
-  if (options.resize > 0) {
+  for (const std::string& note : notes) {
+    out.conversion += (out.conversion.empty() ? "" : "; ") + note;
+  }
+  if (!options.resize.empty()) {
     const int64_t h = x.size(1);
     const int64_t w = x.size(2);
     int64_t oh, ow;
-    if (w <= h) {
-      ow = options.resize;
-      oh = static_cast<int64_t>(options.resize * h / static_cast<double>(w));
+    if (options.resize.size() == 2) {
+      oh = options.resize[0];
+      ow = options.resize[1];
+    } else if (w <= h) {
+      ow = options.resize[0];
+      oh = static_cast<int64_t>(options.resize[0] * h / static_cast<double>(w));
     } else {
-      oh = options.resize;
-      ow = static_cast<int64_t>(options.resize * w / static_cast<double>(h));
+      oh = options.resize[0];
+      ow = static_cast<int64_t>(options.resize[0] * w / static_cast<double>(h));
     }
     oh = std::max<int64_t>(oh, 1);
     ow = std::max<int64_t>(ow, 1);
+    // Same size: bilinear (with or without antialiasing) is the identity.
     if (oh != h || ow != w) {
-      x = at::upsample_bilinear2d(x.unsqueeze(0).contiguous(), {oh, ow}, false)
+      torch::Tensor batch = x.unsqueeze(0).contiguous();
+      x = (options.antialias
+               ? at::_upsample_bilinear2d_aa(batch, {oh, ow}, false)
+               : at::upsample_bilinear2d(batch, {oh, ow}, false))
               .squeeze(0);
     }
   }
@@ -103,7 +167,6 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
     int64_t left = static_cast<int64_t>(std::nearbyint((w - c) / 2.0));
     x = x.slice(1, top, top + c).slice(2, left, left + c);
   }
-  Preprocessed out;
   out.pixels = x.contiguous();
   torch::Tensor input = out.pixels;
   if (!options.mean.empty() || !options.std.empty()) {
@@ -130,6 +193,30 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
   }
   out.input = input.unsqueeze(0).contiguous();
   return out;
+}
+
+std::string channel_mismatch_message(const std::string& error) {
+  // ATen's convolution check, the same text in LibTorch 1.13 and 2.x.
+  static const std::regex pattern(
+      "expected input\\[[^\\]]*\\] to have ([0-9]+) channels, but got "
+      "([0-9]+) channels instead");
+  std::smatch match;
+  if (!std::regex_search(error, match, pattern)) {
+    return "";
+  }
+  const std::string expected = match[1].str();
+  const std::string got = match[2].str();
+  std::string line = "the model takes " + expected +
+      "-channel input but the image has " + got + " after preprocessing";
+  if (expected == "3") {
+    return line + ": pass --rgb (gray images to 3 channels), not --grayscale";
+  }
+  if (expected == "1") {
+    return line + ": pass --grayscale (colour images to 1 channel), not --rgb";
+  }
+  return line +
+      ": images give 1 (--grayscale) or 3 (--rgb) channels; this model "
+      "needs its own input tensors (guidedbp attribute)";
 }
 
 Image to_image(const torch::Tensor& rgb) {
