@@ -91,6 +91,14 @@ void check_writable_directory(const std::string& dir) {
   ::unlink(probe.c_str());
 }
 
+// The one line for an image the model failed on; a channel mismatch names
+// the option that fixes it.
+std::string model_error_line(const std::exception& e) {
+  std::string line = error_line(e);
+  std::string mismatch = channel_mismatch_message(line);
+  return mismatch.empty() ? line : mismatch;
+}
+
 // A mistake that would fail every image the same way (the model's output
 // does not fit the options): it stops the run at once, reported once.
 class RunWideError : public CliError {
@@ -471,8 +479,7 @@ std::vector<ModelResult> ExplainRun::explain_batch(
     } catch (const std::exception& e) {
       ModelResult failed_result;
       failed_result.item = loaded.item;
-      failed_result.targets.clear();
-      loaded.error = error_line(e);
+      loaded.error = model_error_line(e);
       results.push_back(std::move(failed_result));
     }
   }
@@ -699,7 +706,7 @@ int ExplainRun::run() {
             throw;
           } catch (const std::exception& e) {
             // A batch of one that failed.
-            batch[0].error = error_line(e);
+            batch[0].error = model_error_line(e);
             results.resize(1);
             results[0].item = batch[0].item;
           }
