@@ -15,143 +15,26 @@ and a directory given as a file.
 
 Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
 """
-import argparse
-import glob
 import os
 import struct
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-ARGS = None
-RESULTS = {"passed": 0, "failed": 0}
-TMP = None
+from harness import (Classifier, Grid, Rgb, check, expect_error, fresh_dir, main, make_model,
+                     no_leftovers, npy_bytes, path, png_chunk, run, save_npy, write_bytes,
+                     write_png)
 
-
-# ----------------------------------------------------------------- helpers
-def run(*argv):
-    return subprocess.run([ARGS.cli] + [str(a) for a in argv], capture_output=True, text=True,
-                          timeout=300)
-
-
-def check(name, fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - report every failure and go on
-        RESULTS["failed"] += 1
-        print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-    else:
-        RESULTS["passed"] += 1
-        print(f"ok   {name}", flush=True)
-
-
-def path(*names):
-    return os.path.join(TMP, *names)
-
-
-def write(name, data):
-    p = path(name)
-    with open(p, "wb") as f:
-        f.write(data)
-    return p
-
-
-def fresh_dir(name):
-    """An empty output folder per check, so leftovers are easy to see."""
-    p = path(name)
-    os.makedirs(p, exist_ok=True)
-    assert not os.listdir(p), os.listdir(p)
-    return p
-
-
-def no_leftovers(folder, allowed=()):
-    if not os.path.isdir(folder):
-        return
-    left = sorted(set(os.listdir(folder)) - set(allowed))
-    assert not left, f"left behind in {folder}: {left}"
-
-
-def expect_error(argv, code, words, out_dir, allowed=()):
-    """Exit `code`, one stderr line 'guidedbp: ...' holding every word, and
-    nothing new in out_dir."""
-    proc = run(*argv)
-    assert proc.returncode == code, \
-        f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr!r}"
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {proc.stderr!r}"
-    assert lines[0].startswith("guidedbp: "), lines[0]
-    assert not lines[0].startswith("guidedbp: warning: "), lines[0]
-    for word in words:
-        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-    assert len(lines[0]) < 400, f"message too long ({len(lines[0])} characters)"
-    no_leftovers(out_dir, allowed)
-    return lines[0]
-
-
-def save_npy(name, array):
-    p = path(name)
-    np.save(p, array, allow_pickle=True)
-    return p
-
-
-def npy_bytes(header_dict, data=b"", version=1):
-    text = header_dict
-    total = 10 + len(text) + 1
-    text += " " * (((total + 63) // 64) * 64 - total) + "\n"
-    return b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<H", len(text)) + \
-        text.encode("latin1") + data
-
-
-def write_png(p, pixels):
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    h, w = pixels.shape[:2]
-    color = 2 if pixels.ndim == 3 else 0
-    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
-    with open(p, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n")
-        f.write(png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)))
-        f.write(png_chunk(b"IDAT", zlib.compress(raw)))
-        f.write(png_chunk(b"IEND", b""))
-    return p
-
-
-def png_chunk(kind, data):
-    return (struct.pack(">I", len(data)) + kind + data +
-            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+write = write_bytes
 
 
 # ------------------------------------------------------------------ models
-class Classifier(nn.Module):
-    """N x 2 x 5 x 5 -> N x 4."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(2, 3, 3, padding=1)
-        self.fc = nn.Linear(3 * 5 * 5, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(F.relu(self.conv(x)).flatten(1))
-
-
-class Grid(nn.Module):
-    """N x 6 -> N x 3 x 4."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(6, 12)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.fc(x)).reshape(-1, 3, 4)
-
-
+# Classifier (N x 2 x 5 x 5 -> N x 4: conv, relu, fc1, fc2), Grid (N x 6 ->
+# N x 3 x 4: fc1, fc2) and Rgb (N x 3 x 5 x 5 -> N x 4) come from harness.py.
 class TwoInputs(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.relu(a.flatten(1)[:, :3] + 2 * b.flatten(1)[:, :3])
@@ -179,23 +62,8 @@ class Square(nn.Module):
         return (x * x).flatten(1)[:, :4] + torch.relu(x).flatten(1)[:, :4]
 
 
-class Rgb(nn.Module):
-    """1 x 3 x 5 x 5 -> 1 x 4: for explain."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 2, 3)
-        self.fc = nn.Linear(2 * 3 * 3, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(F.relu(self.conv(x)).flatten(1))
-
-
 def script(cls, name, seed=None):
-    torch.manual_seed(sum(map(ord, name)) if seed is None else seed)
-    p = path(name)
-    torch.jit.script(cls().eval()).save(p)
-    return p
+    return make_model(cls, name, sum(map(ord, name)) if seed is None else seed)[1]
 
 
 # ------------------------------------------------------------------- files
@@ -329,7 +197,8 @@ def area_files(f):
     ]
     for row, argv, code, words in cases:
         check(f"attribute {row}",
-              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words,
+                                                                     [out_dir]))
 
     def absurd_is_fast():
         # Rejected from the header alone: no 400 PB allocation, no stall.
@@ -395,7 +264,8 @@ def area_model(f):
     ]
     for row, argv, code, words in cases:
         check(f"attribute {row}",
-              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words,
+                                                                     [out_dir]))
 
     def no_relu():
         o = os.path.join(fresh_dir("out_norelu"), "a.npy")
@@ -484,7 +354,7 @@ def area_targets(f):
     for literal, words in malformed:
         check(f"attribute malformed target {literal!r}",
               lambda literal=literal, words=words: expect_error(
-                  base + ["--target", literal], 1, [f"bad --target "] + words, out_dir))
+                  base + ["--target", literal], 1, ["bad --target "] + words, [out_dir]))
 
     def trailing_comma_is_fine():
         proc = run(*(base[:-2] + ["--target", "[1,2,]", "--output", path("trail.npy")]))
@@ -505,7 +375,7 @@ def area_targets(f):
     for literal, argv, words in out_of_range:
         check(f"attribute target out of range {literal}",
               lambda literal=literal, argv=argv, words=words: expect_error(
-                  argv + ["--target", literal], 1, words, out_dir))
+                  argv + ["--target", literal], 1, words, [out_dir]))
 
     wrong_form = [
         ("per-example list longer than the batch", base, "[1,2,3]",
@@ -525,7 +395,7 @@ def area_targets(f):
         extra = [] if literal is None else ["--target", literal]
         check(f"attribute target {row}",
               lambda argv=argv, extra=extra, words=words: expect_error(
-                  argv + extra, 1, words, out_dir))
+                  argv + extra, 1, words, [out_dir]))
 
 
 def area_outputs(f):
@@ -536,7 +406,6 @@ def area_outputs(f):
            "--target", "1"]
     regular_file = write("a_regular_file", b"x")
     os.makedirs(os.path.join(out_dir, "existing_dir.npy"), exist_ok=True)
-    keep = ["existing_dir.npy"]
     cases = [
         ("--output with unknown extension", one + ["--output", os.path.join(out_dir, "a.txt")],
          2, ["--output", "a.txt: unknown extension (expected .npy or .pt)"]),
@@ -565,7 +434,7 @@ def area_outputs(f):
     for row, argv, code, words in cases:
         check(f"attribute {row}",
               lambda argv=argv, code=code, words=words: expect_error(
-                  argv, code, words, out_dir, allowed=keep))
+                  argv, code, words, [out_dir]))
 
     def second_output_fails():
         # The first output could be written, the second cannot: neither is left.
@@ -600,7 +469,7 @@ def area_forward_args(f):
     for row, value, words in cases:
         check(f"attribute {row}",
               lambda value=value, words=words: expect_error(
-                  base + ["--forward-arg", value], 1, words, out_dir))
+                  base + ["--forward-arg", value], 1, words, [out_dir]))
 
 
 def area_usage(f):
@@ -631,7 +500,8 @@ def area_usage(f):
     ]
     for row, argv, code, words in cases:
         check(f"usage {row}",
-              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words,
+                                                                     [out_dir]))
 
     # A LibTorch without CUDA (Debian's) or a machine without a GPU: one line
     # naming the cause and --device cpu, before anything is read or written.
@@ -643,7 +513,7 @@ def area_usage(f):
                 check(f"{sub} --device {device} without CUDA",
                       lambda sub=sub, argv=argv, device=device: expect_error(
                           [sub, "--model", f["model"], "--device", device] + argv, 1,
-                          [f"--device {device}: ", "use --device cpu"], out_dir))
+                          [f"--device {device}: ", "use --device cpu"], [out_dir]))
 
 
 def area_explain(f):
@@ -803,11 +673,11 @@ def area_explain(f):
     for row, argv, code, words in cases:
         def body(argv=argv, code=code, words=words):
             model_args = [] if "--model" in argv else ["--model", rgb]
-            expect_error(["explain"] + model_args + argv + [good], code, words, out_dir)
+            expect_error(["explain"] + model_args + argv + [good], code, words, [out_dir])
         check(f"explain {row}", body)
 
     check("explain no images", lambda: expect_error(
-        ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["images is required"], out_dir))
+        ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["images is required"], [out_dir]))
 
 
 def area_layers(f):
@@ -855,7 +725,7 @@ def area_layers(f):
          ["leaves 25 values per example"]),
         ("map cannot be upsampled to the input",
          ["attribute", "--model", grid, "--input", grid_x, "--output", out,
-          "--method", "guided-gradcam", "--layer", "fc", "--target", "(1, 2)"], 1,
+          "--method", "guided-gradcam", "--layer", "fc1", "--target", "(1, 2)"], 1,
          ["cannot be upsampled to this input"]),
         ("--attribute-to-layer-input with a neuron method",
          ngbp + ["--layer", "conv", "--neuron", "(0, 1, 1)", "--attribute-to-layer-input"], 2,
@@ -875,33 +745,14 @@ def area_layers(f):
     ]
     for row, argv, code, words in cases:
         check(f"layers {row}",
-              lambda argv=argv, code=code, words=words: expect_error(argv, code, words, out_dir))
+              lambda argv=argv, code=code, words=words: expect_error(argv, code, words,
+                                                                     [out_dir]))
 
 
-AREAS = [area_files, area_model, area_targets, area_outputs, area_forward_args, area_usage,
-         area_explain, area_layers]
-
-
-def main():
-    global ARGS, TMP
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cli", required=True, help="the guidedbp executable")
-    ap.add_argument("--source-dir", required=True, help="the repository root")
-    ARGS = ap.parse_args()
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="guidedbp_bad_input_test_") as tmp:
-        TMP = tmp
-        try:
-            files = make_files()
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-            print("0 passed, 1 failed")
-            return 1
-        for area in AREAS:
-            area(files)
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+AREAS = {"files": area_files, "model": area_model, "targets": area_targets,
+         "outputs": area_outputs, "forward_args": area_forward_args, "usage": area_usage,
+         "explain": area_explain, "layers": area_layers}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, AREAS, setup=make_files, prefix="guidedbp_bad_input_test_"))

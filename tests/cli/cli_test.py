@@ -4,142 +4,28 @@
 Each --area runs one group of checks; the script prints one line per check
 and a final "N passed, M failed", and exits non-zero when any failed.
 Attributions are compared with the INDEPENDENT Python reference
-(tests/reference/torch_reference.py) run on the eager models defined here,
+(tests/reference/torch_reference.py) run on the eager models defined here and
+in harness.py (shared with the other scripts),
 heat maps with Captum's normalisation and matplotlib's colour maps
 re-implemented below with numpy only.
 
 Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
 """
-import argparse
 import glob
 import os
-import struct
-import subprocess
 import sys
-import tempfile
-import traceback
-import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ARGS = None
-RESULTS = {"passed": 0, "failed": 0}
-TMP = None
-
-
-# ----------------------------------------------------------------- helpers
-def run(*argv, expect=None):
-    proc = subprocess.run([ARGS.cli] + [str(a) for a in argv], capture_output=True, text=True,
-                          timeout=300)
-    if expect is not None and proc.returncode != expect:
-        raise AssertionError(
-            f"exit {proc.returncode}, expected {expect}\nargs: {argv}\n"
-            f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return proc
-
-
-def check(name, fn):
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - report every failure and go on
-        RESULTS["failed"] += 1
-        print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
-    else:
-        RESULTS["passed"] += 1
-        print(f"ok   {name}", flush=True)
-
-
-def path(name):
-    return os.path.join(TMP, name)
-
-
-def save(tensor, name):
-    p = path(name)
-    if name.endswith(".npy"):
-        np.save(p, tensor.numpy())
-    else:
-        torch.save(tensor, p)
-    return p
-
-
-def load(p):
-    if p.endswith(".npy"):
-        return torch.from_numpy(np.load(p))
-    return torch.load(p)
-
-
-def assert_close(actual, expected, dtype):
-    assert actual.dtype == expected.dtype == dtype, (actual.dtype, expected.dtype, dtype)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-11)
-    assert torch.allclose(actual, expected, **tol), \
-        f"max abs difference {(actual - expected).abs().max().item()}"
-
-
-def no_leftovers(*outputs):
-    for p in outputs:
-        assert not os.path.exists(p), f"{p} was left behind"
-    folders = {os.path.dirname(p) or "." for p in outputs}
-    for folder in folders:
-        temps = glob.glob(os.path.join(folder, ".*.tmp-*"))
-        assert not temps, f"temporary files left: {temps}"
-
-
-def expect_error(argv, code, substring, outputs=()):
-    proc = run(*argv)
-    assert proc.returncode == code, \
-        f"exit {proc.returncode}, expected {code}; stderr: {proc.stderr!r}"
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {proc.stderr!r}"
-    assert lines[0].startswith("guidedbp: "), lines[0]
-    assert substring in lines[0], f"{substring!r} not in {lines[0]!r}"
-    no_leftovers(*outputs)
-    return lines[0]
+from harness import (ARGS, Classifier, Grid, Rgb, Scalar, assert_close, check,
+                     expect_error, load, main, make_model, no_leftovers, path, read_png,
+                     reference, run, save, shipped, write_bytes, write_png)
 
 
 # ------------------------------------------------------------------ models
-class Classifier(nn.Module):
-    """N x 2 x 5 x 5 -> N x 4; module, functional and in-place ReLUs."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(2, 3, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.fc1 = nn.Linear(3 * 5 * 5, 8)
-        self.fc2 = nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.conv(x))
-        x = F.relu(self.fc1(torch.flatten(x, 1)))
-        return self.fc2(x)
-
-
-class Grid(nn.Module):
-    """N x 6 -> N x 3 x 4, for index tuples."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(6, 10)
-        self.fc2 = nn.Linear(10, 12)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x))).reshape(-1, 3, 4)
-
-
-class Scalar(nn.Module):
-    """N x 6 -> N: one value per example (no target needed)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(6, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.fc1(x)).sum(1)
-
-
 class TwoInputs(nn.Module):
     """(a: N x 6, b: N x 4, mask: N x 10, scale: float, shift: int, flip: bool) -> N x 3."""
 
@@ -162,84 +48,12 @@ MODELS = {}
 
 
 def model(name, cls, dtype=torch.float32):
+    """One scripted model per (name, dtype), each with its own seed."""
     key = (name, dtype)
     if key not in MODELS:
-        torch.manual_seed(len(MODELS) + 1)
-        eager = cls().to(dtype).eval()
-        p = path(f"{name}_{str(dtype).split('.')[-1]}.pt")
-        torch.jit.script(eager).save(p)
-        MODELS[key] = (eager, p)
+        MODELS[key] = make_model(cls, f"{name}_{str(dtype).split('.')[-1]}.pt",
+                                 len(MODELS) + 1, dtype)
     return MODELS[key]
-
-
-def reference(eager, x, target=None, extra=(), rule="guided"):
-    from torch_reference import attribute
-    result, _ = attribute(eager, x, target, extra, rule)
-    return result
-
-
-# ------------------------------------------------------------- PNG helpers
-def write_png(p, pixels):
-    """pixels: H x W (gray) or H x W x 3 uint8."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    h, w = pixels.shape[:2]
-    color = 2 if pixels.ndim == 3 else 0
-    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data +
-                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
-
-    with open(p, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n")
-        f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)))
-        f.write(chunk(b"IDAT", zlib.compress(raw)))
-        f.write(chunk(b"IEND", b""))
-
-
-def read_png(p):
-    """Decodes a non-interlaced 8-bit gray or RGB PNG (what the CLI writes)."""
-    data = open(p, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat = 8, b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and color in (0, 2) and interlace == 0, (depth, color, interlace)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    channels = 3 if color == 2 else 1
-    raw = zlib.decompress(idat)
-    stride = w * channels
-    out = np.zeros((h, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
-    for y in range(h):
-        ftype = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
-        cur = np.zeros(stride, dtype=np.int32)
-        for i in range(stride):
-            a = cur[i - channels] if i >= channels else 0
-            b = prev[i]
-            c = prev[i - channels] if i >= channels else 0
-            if ftype == 0:
-                pred = 0
-            elif ftype == 1:
-                pred = a
-            elif ftype == 2:
-                pred = b
-            elif ftype == 3:
-                pred = (a + b) // 2
-            else:
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            cur[i] = (line[i] + pred) & 0xff
-        out[y] = cur
-        prev = cur
-    return out.reshape(h, w, channels)
 
 
 # ------------------------------------------- Captum's visualisation in numpy
@@ -506,12 +320,7 @@ def area_errors():
     out2 = path("e_out2.pt")
     base = ["attribute", "--model", model_path, "--input", good]
 
-    def corrupt(name, data):
-        p = path(name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
-
+    corrupt = write_bytes
     full = open(good, "rb").read()
     cases = [
         ("missing input", base[:3] + ["--input", path("nope.npy"), "--output", out], 1,
@@ -588,25 +397,11 @@ def area_errors():
 
 
 def rgb_model():
-    class Rgb(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 2, 3)
-            self.fc = nn.Linear(2 * 3 * 3, 4)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.fc(F.relu(self.conv(x)).flatten(1))
-    torch.manual_seed(9)
-    p = path("rgb5.pt")
-    torch.jit.script(Rgb().eval()).save(p)
-    return p
+    return make_model(Rgb, "rgb5.pt", 9)[1]
 
 
 def area_explain():
-    shipped = os.path.join(ARGS.source_dir, "examples", "fashion_mnist")
-    model_path = os.path.join(shipped, "model.pt")
-    images = sorted(glob.glob(os.path.join(shipped, "images", "*.png")))
-    labels_path = os.path.join(shipped, "labels.txt")
+    model_path, images, labels_path = shipped()
 
     def shipped_model():
         if not os.path.exists(model_path) or not images:
@@ -886,23 +681,5 @@ AREAS = {"attribute": area_attribute, "methods": area_methods, "files": area_fil
          "layers": area_layers}
 
 
-def main():
-    global ARGS, TMP
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cli", required=True, help="the guidedbp executable")
-    ap.add_argument("--source-dir", required=True, help="the repository root")
-    ap.add_argument("--area", choices=sorted(AREAS) + ["all"], default="all")
-    ARGS = ap.parse_args()
-    sys.path.insert(0, os.path.join(ARGS.source_dir, "tests", "reference"))
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="guidedbp_cli_test_") as tmp:
-        TMP = tmp
-        for name, fn in AREAS.items():
-            if ARGS.area in (name, "all"):
-                fn()
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, AREAS, prefix="guidedbp_cli_test_"))

@@ -5,12 +5,12 @@ Each --area starts its own server(s) on a free loopback port, prints one line
 per check and a final "N passed, M failed", and exits non-zero when any
 failed. Explanations are compared with the INDEPENDENT Python reference
 (tests/reference/torch_reference.py) on the eager models of
-tests/cli/cli_test.py, and with `guidedbp attribute` / `guidedbp explain` on
-the same inputs. Every loop is bounded; every socket has a timeout.
+tests/cli/harness.py, and with `guidedbp attribute` / `guidedbp explain` on
+the same inputs. Every loop is bounded; every socket has a timeout. The runner,
+check() and the models come from tests/cli/harness.py.
 
 Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
 """
-import argparse
 import concurrent.futures
 import http.client
 import json
@@ -20,24 +20,17 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import numpy as np
 import torch
 
-ARGS = None
-TMP = None
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # cdp.py
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
-sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-import cli_test  # noqa: E402 - its check() and models are shared
-from cli_test import RESULTS, check  # noqa: E402
-
-
-def path(name):
-    return os.path.join(TMP, name)
+from harness import (ARGS, Classifier, Grid, Scalar, check, expect_error,  # noqa: E402
+                     main, make_model, path, read_png, reference, run, shipped)
 
 
 class Server:
@@ -103,24 +96,14 @@ class Server:
 
 
 def models():
-    from cli_test import Classifier, Grid, Scalar  # the CLI tests' eager models
-    out = {}
-    for seed, (name, cls) in enumerate([("cls", Classifier), ("grid", Grid),
-                                        ("scalar", Scalar)]):
-        torch.manual_seed(seed + 11)
-        eager = cls().eval()
-        p = path(f"{name}.pt")
-        torch.jit.script(eager).save(p)
-        out[name] = (eager, p)
-    return out
-
-
-def reference(eager, x, target, rule="guided"):
-    from torch_reference import attribute
-    return attribute(eager, x, target, (), rule)[0]
+    """The CLI tests' eager models (harness.py), scripted: {name: (eager, path)}."""
+    return {name: make_model(cls, f"{name}.pt", seed + 11)
+            for seed, (name, cls) in enumerate([("cls", Classifier), ("grid", Grid),
+                                                ("scalar", Scalar)])}
 
 
 def assert_close(actual, expected, what=""):
+    """`actual` as the server sends it (nested JSON lists) against a tensor."""
     actual = torch.as_tensor(np.asarray(actual, dtype=np.float32))
     assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
     diff = (actual - expected.float()).abs().max().item()
@@ -130,15 +113,11 @@ def assert_close(actual, expected, what=""):
 
 
 RULES = {"guided-backprop": "guided", "deconvolution": "deconvolution", "saliency": "plain"}
-FASHION = None
-FASHION_IMAGES = None
 
 
 def fashion():
-    root = os.path.abspath(ARGS.source_dir)
-    return (os.path.join(root, "examples", "fashion_mnist", "model.pt"),
-            sorted(os.path.join(root, "examples", "fashion_mnist", "images", f)
-                   for f in os.listdir(os.path.join(root, "examples", "fashion_mnist", "images"))))
+    """The shipped model and its example images."""
+    return shipped()[:2]
 
 
 # ------------------------------------------------------------------- areas
@@ -183,7 +162,7 @@ def area_protocol():
                 body = {"instances": x.tolist(),
                         "parameters": {"method": method, "target": 2}}
                 out = s.json("POST", "/v1/models/cls:explain", body)
-                d = assert_close(out["explanations"], reference(m["cls"][0], x, 2, rule), method)
+                d = assert_close(out["explanations"], reference(m["cls"][0], x, 2, rule=rule), method)
                 print(f"     {method}: max |server - reference| = {d:.2e}")
             check(f"explain {method}, target 2, equals the reference", explain)
 
@@ -202,9 +181,9 @@ def area_protocol():
 
         def equals_cli():
             np.save(path("x.npy"), x.numpy())
-            subprocess.run([ARGS.cli, "attribute", "--model", paths["cls"], "--input",
-                            path("x.npy"), "--target", "[3, 1, 0]", "--method", "deconvolution",
-                            "--output", path("a.npy")], check=True, timeout=120)
+            run("attribute", "--model", paths["cls"], "--input", path("x.npy"), "--target",
+                "[3, 1, 0]", "--method", "deconvolution", "--output", path("a.npy"), expect=0,
+                timeout=120)
             out = s.json("POST", "/v1/models/cls:explain",
                          {"instances": x.tolist(),
                           "parameters": {"target": "[3, 1, 0]", "method": "deconvolution"}})
@@ -216,7 +195,6 @@ def area_protocol():
         check("explain equals `guidedbp attribute` on the same input", equals_cli)
 
         def image():
-            from cli_test import read_png
             for image_path in images[:3]:
                 data = open(image_path, "rb").read()
                 status, hdrs, png = s.request(
@@ -224,9 +202,8 @@ def area_protocol():
                     data, {"Content-Type": "image/png"})
                 assert status == 200 and hdrs["Content-Type"] == "image/png", (status, png[:200])
                 out_dir = path("maps")
-                proc = subprocess.run([ARGS.cli, "explain", "--model", fashion_model,
-                                       "--sign", "all", "--out-dir", out_dir, image_path],
-                                      capture_output=True, text=True, timeout=120, check=True)
+                proc = run("explain", "--model", fashion_model, "--sign", "all", "--out-dir",
+                           out_dir, image_path, expect=0, timeout=120)
                 written = proc.stdout.strip().split(" -> ")[-1]
                 predicted = re.search(r"predicted (\d+)", proc.stdout).group(1)
                 assert hdrs["X-Predicted-Class"] == predicted, (hdrs, proc.stdout)
@@ -300,7 +277,7 @@ def area_batching():
                 assert status == 200, (i, status, data)
                 t = targets[i]
                 t = json.loads(t) if isinstance(t, str) else t
-                ref = reference(eager, xs[i], t, "plain" if i == 8 else "guided")
+                ref = reference(eager, xs[i], t, rule="plain" if i == 8 else "guided")
                 worst = max(worst, assert_close(json.loads(data)["explanations"], ref,
                                                 f"request {i}"))
             text = s.request("GET", "/metrics")[2].decode()
@@ -479,11 +456,7 @@ def area_errors():
 
     # Bad command lines (docs/bad-inputs.md, rows S1-S7).
     def bad(argv, code, words):
-        proc = subprocess.run([ARGS.cli, "serve"] + argv, capture_output=True, text=True,
-                              timeout=60)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == code, (proc.returncode, proc.stderr)
-        assert len(lines) == 1 and words in lines[0], proc.stderr
+        expect_error(["serve"] + argv, code, words)
     p = m["cls"][1]
     for name, argv, code, words in [
         ("S1 --model without NAME=", ["--model", p], 2, "expected NAME=PATH"),
@@ -695,7 +668,6 @@ def area_browser():
     """The web page in headless Chromium (DevTools protocol over a pipe): pick
     the model and an image; the page shows the prediction and a heat map equal
     to `guidedbp explain`'s."""
-    from cli_test import read_png
     from cdp import CHROMIUM, Browser
     if not os.path.exists(CHROMIUM):
         print(f"skip: no chromium at {CHROMIUM}")
@@ -723,9 +695,8 @@ def area_browser():
             data, w, h = pixels.split(";")
             rgba = np.array([int(v) for v in data.split(",")], dtype=np.uint8).reshape(
                 int(h), int(w), 4)
-            proc = subprocess.run([ARGS.cli, "explain", "--model", fashion_model, "--out-dir",
-                                   path("browser_maps"), image], capture_output=True,
-                                  text=True, timeout=120, check=True)
+            proc = run("explain", "--model", fashion_model, "--out-dir", path("browser_maps"),
+                       image, expect=0, timeout=120)
             expected = read_png(proc.stdout.strip().split(" -> ")[-1])
             assert rgba.shape[:2] == expected.shape[:2], (rgba.shape, expected.shape)
             assert np.array_equal(rgba[:, :, :3], expected), "rendered map differs"
@@ -741,25 +712,10 @@ AREAS = {"protocol": area_protocol, "batching": area_batching, "errors": area_er
          "faults": area_faults, "load": area_load, "browser": area_browser}
 
 
-def main():
-    global ARGS, TMP
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cli", required=True, help="the guidedbp executable")
-    ap.add_argument("--source-dir", required=True, help="the repository root")
-    ap.add_argument("--area", choices=sorted(AREAS) + ["all"], default="all")
-    ap.add_argument("--load-seconds", type=float, default=3.0)
-    ap.add_argument("--load-json", help="write the load results here")
-    ARGS = ap.parse_args()
-    sys.path.insert(0, HERE)
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="guidedbp_serve_test_") as tmp:
-        TMP = cli_test.TMP = tmp
-        for name, fn in AREAS.items():
-            if ARGS.area in (name, "all"):
-                fn()
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    return 1 if RESULTS["failed"] else 0
+def load_arguments(parser):
+    parser.add_argument("--load-seconds", type=float, default=3.0)
+    parser.add_argument("--load-json", help="write the load results here")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, AREAS, add_arguments=load_arguments, prefix="guidedbp_serve_test_"))
