@@ -622,6 +622,7 @@ int ExplainRun::run() {
   size_t done = 0;
   size_t explained = 0;
   std::vector<std::string> failures;
+  bool model_ran = false; // a first batch went through: options fit the model
 
   auto take_loaded = [&]() {
     LoadedImage loaded = loading.front().get();
@@ -702,6 +703,7 @@ int ExplainRun::run() {
           });
           try {
             results = explain_batch(batch);
+            model_ran = true;
           } catch (const RunWideError&) {
             throw;
           } catch (const std::exception& e) {
@@ -738,12 +740,16 @@ int ExplainRun::run() {
     for (std::future<LoadedImage>& f : loading) {
       f.wait();
     }
+    // Before the model's first batch nothing was drawn: images that failed
+    // to decode meanwhile are not reported, the run-wide error alone is.
     try {
-      drain_finished(0);
-    } catch (...) {
-      for (std::future<FinishedImage>& f : finishing) {
-        f.wait();
+      if (model_ran) {
+        drain_finished(0);
       }
+    } catch (...) {
+    }
+    for (std::future<FinishedImage>& f : finishing) {
+      f.wait();
     }
     progress.clear();
     throw;

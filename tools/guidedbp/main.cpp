@@ -157,10 +157,12 @@ void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
   CLI::Option* mean =
       app->add_option(
              "--mean", args.mean, "per-channel mean R,G,B (or one value)")
-          ->delimiter(',');
+          ->delimiter(',')
+          ->allow_extra_args(false); // one token: never a following image
   CLI::Option* std =
       app->add_option("--std", args.std, "per-channel std R,G,B (or one value)")
-          ->delimiter(',');
+          ->delimiter(',')
+          ->allow_extra_args(false);
   CLI::Option* normalize =
       app->add_option(
              "--normalize",
