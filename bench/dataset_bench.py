@@ -146,9 +146,16 @@ class Explain:
         shutil.rmtree(probe, ignore_errors=True)
         os.makedirs(os.path.join(probe, "in", "sub"))
         make_image(0).save(os.path.join(probe, "in", "sub", "a.jpg"), quality=90)
-        r = subprocess.run(self.command(os.path.join(probe, "out"), [os.path.join(probe, "in")], None),
+        out = os.path.join(probe, "out")
+        r = subprocess.run(self.command(out, [os.path.join(probe, "in")], None),
                            capture_output=True, text=True)
-        self.has_dirs = r.returncode == 0 and count_pngs(os.path.join(probe, "out")) == 1
+        self.has_dirs = r.returncode == 0 and count_pngs(out) == 1
+        # A second one-image run, warm: about the start-up cost (loading LibTorch
+        # and the model) that every explain run's wall time includes.
+        shutil.rmtree(out, ignore_errors=True)
+        inputs = [os.path.join(probe, "in") if self.has_dirs else os.path.join(probe, "in", "sub", "a.jpg")]
+        self.startup = run_measured(self.command(out, inputs, None))
+        del self.startup["stdout"]
         shutil.rmtree(probe, ignore_errors=True)
 
     def command(self, out_dir, inputs, batch):
@@ -349,6 +356,9 @@ def report(res):
         why = py.get("skipped") or py.get("error", "-").splitlines()[0][:80]
         lines.append(f"| Python: Captum GBP + visualize_image_attr + savefig | - | 1 | - | "
                      f"not run: {why} | - | - |")
+    one = m["one_image_run"]
+    lines.append(f"| `explain` of one image (about the start-up cost) | 1 | - | {fmt(one['wall_s'], 2)} | - | "
+                 f"{fmt(one['cpu_s'], 3)} | {fmt(one['max_rss_mb'])} |")
     lines += ["", "| comparison | value | target |", "|---|---|---|"]
     for k, (v, target) in res["ratios"].items():
         lines.append(f"| {k} | {fmt(v, 3)} | {target} |")
@@ -363,6 +373,13 @@ def ratios(res):
         out[f"explain batch {b} / pure batch {b} (images/s)"] = (
             ratio(rate(runs.get(f"all, batch {b}")), rate(pure.get(str(b)))),
             ">= 0.9" if b == big else "")
+    one = m["one_image_run"]
+    if one.get("rc") == 0:
+        run = runs.get(f"all, batch {big}")
+        steady = (None if rate(run) is None or run["wall_s"] <= one["wall_s"]
+                  else run["images"] / (run["wall_s"] - one["wall_s"]))
+        out[f"explain batch {big} minus a one-image run's time / pure batch {big}"] = (
+            ratio(steady, rate(pure.get(str(big)))), "(start-up left out)")
     if big != 1:
         out[f"explain batch {big} / explain batch 1"] = (
             ratio(rate(runs.get(f"all, batch {big}")), rate(runs.get("all, batch 1"))), "")
@@ -435,6 +452,7 @@ def main():
                     "batches": batches, "memory_batch": mem_batch, "threads": a.threads, "preprocess": PREPROCESS,
                     "model": "resnet18 (bench/make_models.py)",
                     "python_images": a.python_images, "explain_args": a.explain_args,
+                    "one_image_run": ex.startup,
                     "explain_has": {"batch_size": ex.has_batch, "quiet": ex.has_quiet,
                                     "folders": ex.has_dirs},
                     "nproc": os.cpu_count(), "loadavg_start": load_start,
