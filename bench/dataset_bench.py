@@ -153,7 +153,7 @@ class Explain:
         # A second one-image run, warm: about the start-up cost (loading LibTorch
         # and the model) that every explain run's wall time includes.
         shutil.rmtree(out, ignore_errors=True)
-        inputs = [os.path.join(probe, "in") if self.has_dirs else os.path.join(probe, "in", "sub", "a.jpg")]
+        inputs = [os.path.join(probe, "in", *([] if self.has_dirs else ["sub", "a.jpg"]))]
         self.startup = run_measured(self.command(out, inputs, None))
         del self.startup["stdout"]
         shutil.rmtree(probe, ignore_errors=True)
@@ -199,8 +199,8 @@ def pure_throughput(bench, models_dir, batches, threads, results):
     """GuidedBackprop on a preloaded batch (guidedbp_bench's method: warm-up,
     interleaved rounds, medians), resnet18, 3 x 224 x 224, target 3."""
     out = os.path.join(results, "dataset_pure.json")
-    cmd = [bench, "--models-dir", models_dir, "--fashion", os.path.join(HERE, "..", "examples", "fashion_mnist", "model.pt"),
-           "--models", "resnet18", "--batches", ",".join(map(str, batches)),
+    cmd = [bench, "--models-dir", models_dir, "--models", "resnet18",
+           "--batches", ",".join(map(str, batches)),
            "--threads", str(threads), "--only", "guided_backprop", "--k-batches", "0",
            "--no-memory", "--no-stages", "--warmup", "2", "--min-rounds", "3",
            "--max-rounds", "9", "--budget", "20", "--out", out]
@@ -357,7 +357,8 @@ def report(res):
         lines.append(f"| Python: Captum GBP + visualize_image_attr + savefig | - | 1 | - | "
                      f"not run: {why} | - | - |")
     one = m["one_image_run"]
-    lines.append(f"| `explain` of one image (about the start-up cost) | 1 | - | {fmt(one['wall_s'], 2)} | - | "
+    lines.append(f"| `explain` of one image (about the start-up cost) | 1 | - | "
+                 f"{fmt(one['wall_s'], 2)} | - | "
                  f"{fmt(one['cpu_s'], 3)} | {fmt(one['max_rss_mb'])} |")
     lines += ["", "| comparison | value | target |", "|---|---|---|"]
     for k, (v, target) in res["ratios"].items():
@@ -449,7 +450,8 @@ def main():
           else {"skipped": "--python-images 0"})
 
     res = {"meta": {"tool": "dataset_bench", "images": a.images, "subset": a.subset,
-                    "batches": batches, "memory_batch": mem_batch, "threads": a.threads, "preprocess": PREPROCESS,
+                    "batches": batches, "memory_batch": mem_batch, "threads": a.threads,
+                    "preprocess": PREPROCESS,
                     "model": "resnet18 (bench/make_models.py)",
                     "python_images": a.python_images, "explain_args": a.explain_args,
                     "one_image_run": ex.startup,
