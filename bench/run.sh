@@ -7,12 +7,29 @@
 # (when $CAPTUM_PATH is set), summary.json (the table rows and ratios), table.md.
 # Every option is passed to guidedbp_bench (--help lists them); those the Captum
 # side knows are passed to it too.
+#
+#   bench/run.sh dataset [--images 500] [--threads 1] [--python-images 100] [...]
+# runs the dataset benchmark instead (bench/dataset_bench.py --help; docs/benchmarks.md,
+# "Dataset runs"): it also builds the guidedbp CLI and writes dataset.json and
+# dataset.md to $BUILD_DIR/results/ (the Python loop needs $CAPTUM_PATH).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 RESULTS="$BUILD_DIR/results"
 PYTHON=/usr/bin/python3 # Debian's python3-torch; a pyenv python3 has no torch
+
+if [[ "${1:-}" == dataset ]]; then
+  shift
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
+    -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=ON -DGUIDEDBP_BUILD_SERVE=OFF \
+    -DGUIDEDBP_INSTALL=OFF >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_cli guidedbp_bench
+  "$PYTHON" "$ROOT/bench/make_models.py" "$BUILD_DIR/models"
+  exec "$PYTHON" "$ROOT/bench/dataset_bench.py" --guidedbp "$BUILD_DIR/tools/guidedbp/guidedbp" \
+    --bench "$BUILD_DIR/bench/guidedbp_bench" --models-dir "$BUILD_DIR/models" \
+    --work "$BUILD_DIR/dataset-bench" --results "$RESULTS" "$@"
+fi
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
   -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=OFF -DGUIDEDBP_INSTALL=OFF >/dev/null
