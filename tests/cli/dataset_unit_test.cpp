@@ -726,6 +726,24 @@ TEST(OutputNamesTest, MapBaseAndOutputFiles) {
       (std::vector<std::string>{"d/x_class4.npy", "d/x_panel.png"}));
 }
 
+TEST(OutputNamesTest, OutputFoldersAndPaths) {
+  std::vector<DatasetImage> images = {
+      {"v/n02/a.jpg", "n02/a"},
+      {"b.png", "b"},
+      {"v/n01/c.jpg", "n01/c"},
+      {"v/n01/d/e.jpg", "n01/d/e"},
+      {"v/n02/f.jpg", "n02/f"}};
+  EXPECT_EQ(
+      output_folders("maps", images),
+      (std::vector<std::string>{"maps", "maps/n01", "maps/n01/d", "maps/n02"}));
+  EXPECT_EQ(
+      output_folders("maps/", {{"x.png", "n01/x"}}),
+      (std::vector<std::string>{"maps/n01"}));
+  EXPECT_EQ(output_path("maps", "n01/a_class3.png"), "maps/n01/a_class3.png");
+  EXPECT_EQ(output_path("maps/", "a.png"), "maps/a.png");
+  EXPECT_EQ(output_path("/", "a.png"), "/a.png");
+}
+
 TEST_F(DatasetTest, SkipExistingMatchesAnyClassOfAMap) {
   const std::string out = at("out");
   touch("out/n01/x_class7.png");

@@ -154,6 +154,22 @@ std::vector<std::string> output_files(
   return files;
 }
 
+std::vector<std::string> output_folders(
+    const std::string& out_dir,
+    const std::vector<DatasetImage>& images) {
+  std::set<std::string> folders;
+  for (const DatasetImage& image : images) {
+    folders.insert(join(out_dir, split_stem(image.out_stem).first));
+  }
+  return std::vector<std::string>(folders.begin(), folders.end());
+}
+
+std::string output_path(
+    const std::string& out_dir,
+    const std::string& relative) {
+  return join(out_dir, relative);
+}
+
 ExistingOutputs::ExistingOutputs(std::string out_dir)
     : out_dir_(std::move(out_dir)) {}
 

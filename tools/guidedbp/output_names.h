@@ -62,6 +62,24 @@ std::vector<std::string> output_files(
     const OutputNaming& naming,
     const std::vector<int64_t>& classes);
 
+/// The folders that hold the outputs of `images` (`out_dir` joined with each
+/// out_stem's folder part), each once, sorted; `out_dir` itself when an
+/// image's stem has no folder. Create them (make_directories) before the
+/// first image, so that a folder that cannot be made stops the run at once.
+///
+/// Example:
+///   output_folders("maps", {{"v/n01/a.jpg", "n01/a"}, {"b.png", "b"}});
+///   // {"maps", "maps/n01"}
+std::vector<std::string> output_folders(
+    const std::string& out_dir,
+    const std::vector<DatasetImage>& images);
+
+/// The path of an output named `relative` under `out_dir` ("maps" +
+/// "n01/a_class3.png" -> "maps/n01/a_class3.png"; one '/' between them).
+std::string output_path(
+    const std::string& out_dir,
+    const std::string& relative);
+
 /// `--skip-existing`: whether an image's outputs are all already in
 /// --out-dir. Each output folder is listed once, on first use, and cached
 /// (outputs written later are not seen: ask before an image is processed).
