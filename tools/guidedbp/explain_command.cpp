@@ -4,10 +4,8 @@
 // ones meanwhile, with a fixed number of images in flight.
 
 #include <guidedbp/visualization.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <cstdio>
@@ -74,21 +72,6 @@ std::string name_failure(const std::string& image, const std::string& message) {
     return message;
   }
   return image + ": " + message;
-}
-
-// mkdir -p succeeded; can files be created there (read-only mounts, a
-// folder of another user)? Checked before the first image, not per image.
-void check_writable_directory(const std::string& dir) {
-  std::string probe = (dir.back() == '/' ? dir : dir + "/") +
-      ".guidedbp-write-check-XXXXXX";
-  int fd = ::mkstemp(probe.data());
-  if (fd < 0) {
-    throw CliError(
-        "--out-dir " + dir + ": cannot write there: " + std::strerror(errno) +
-        "; choose a writable folder");
-  }
-  ::close(fd);
-  ::unlink(probe.c_str());
 }
 
 // The one line for an image the model failed on; a channel mismatch names
@@ -261,7 +244,6 @@ ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
     method_ = make_method(module_, args.method, args.abs);
   }
   make_directories(args.out_dir);
-  check_writable_directory(args.out_dir);
   out_dir_ = args.out_dir.back() == '/' ? args.out_dir : args.out_dir + "/";
 
   naming_.maps = args.top_k > 0 ? args.top_k : 1;
@@ -497,10 +479,6 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
       finished.warnings.push_back(line);
     });
     const std::string& stem = result.item->out_stem;
-    const size_t slash = stem.find_last_of('/');
-    if (slash != std::string::npos) {
-      make_directories(out_dir_ + stem.substr(0, slash));
-    }
     const torch::Tensor& pixels = result.pixels;
     const int64_t h = pixels.size(1);
     const int64_t w = pixels.size(2);
@@ -604,7 +582,18 @@ int ExplainRun::run() {
       }
     }
   }
-  remove_stale_temporaries(args_.out_dir, images_);
+  remove_stale_temporaries(args_.out_dir, images_, naming_);
+  {
+    std::vector<DatasetImage> folders_of;
+    for (const DatasetImage* image : todo) {
+      folders_of.push_back(*image);
+    }
+    // Mirrored folders made up front: one that cannot be made stops the run
+    // before the first image instead of failing each.
+    for (const std::string& folder : output_folders(args_.out_dir, folders_of)) {
+      make_directories(folder);
+    }
+  }
 
   Progress progress(todo.size(), args_.quiet, args_.progress_every);
   ReportOnce report(progress);
