@@ -1035,7 +1035,7 @@ def area_preprocess():
 def explain_converts_channels():
     """For the explain rewrite (issue 11, point 4): once explain sets
     PreprocessOptions::channels from expected_input_channels(model) and prints
-    each distinct Preprocessed::conversion once, register this in
+    each distinct one of Preprocessed::notes once, register this in
     area_preprocess: check("explain converts channels ...", explain_converts_channels)."""
     rng = np.random.RandomState(12)
     gray = (rng.rand(6, 5) * 255).astype(np.uint8)

@@ -105,7 +105,7 @@ TEST(PreprocessTest, AntialiasedResizeIsTheWidenedTriangleFilter) {
   ASSERT_EQ(smooth.pixels.sizes(), torch::IntArrayRef({1, 1, 2}));
   EXPECT_NEAR(values(smooth.pixels)[0], 50 / 255.0, 1e-6);
   EXPECT_NEAR(values(smooth.pixels)[1], 160 / 255.0, 1e-6);
-  EXPECT_EQ(smooth.conversion, "");
+  EXPECT_TRUE(smooth.notes.empty());
   // Upsampling: the filter is not widened, antialiasing changes nothing.
   options.resize = {1, 8};
   EXPECT_TRUE(torch::allclose(
@@ -148,7 +148,7 @@ TEST(PreprocessTest, ConvertsChannelsToWhatTheModelTakes) {
   // 0: as decoded, nothing said.
   EXPECT_EQ(preprocess(gray, options).input.size(1), 1);
   EXPECT_EQ(preprocess(rgb, options).input.size(1), 3);
-  EXPECT_EQ(preprocess(gray, options).conversion, "");
+  EXPECT_TRUE(preprocess(gray, options).notes.empty());
 
   options.channels = 3;
   Preprocessed to_rgb = preprocess(gray, options);
@@ -163,10 +163,11 @@ TEST(PreprocessTest, ConvertsChannelsToWhatTheModelTakes) {
            10 / 255.f,
            200 / 255.f}));
   EXPECT_EQ(
-      to_rgb.conversion,
-      "grayscale image converted to RGB (the model takes 3 channels; --rgb "
-      "says so explicitly)");
-  EXPECT_EQ(preprocess(rgb, options).conversion, "");
+      to_rgb.notes,
+      std::vector<std::string>(
+          {"grayscale image converted to RGB (the model takes 3 channels; "
+           "--rgb says so explicitly)"}));
+  EXPECT_TRUE(preprocess(rgb, options).notes.empty());
 
   options.channels = 1;
   Preprocessed to_gray = preprocess(rgb, options);
@@ -174,39 +175,42 @@ TEST(PreprocessTest, ConvertsChannelsToWhatTheModelTakes) {
   // ITU-R 601-2 luma, by hand: 0.2989 * 100 + 0.587 * 50 + 0.114 * 200.
   EXPECT_NEAR(values(to_gray.pixels)[0], 82.04 / 255, 1e-6);
   EXPECT_EQ(
-      to_gray.conversion,
-      "colour image converted to grayscale (the model takes 1 channel; "
-      "--grayscale says so explicitly)");
-  EXPECT_EQ(preprocess(gray, options).conversion, "");
+      to_gray.notes,
+      std::vector<std::string>(
+          {"colour image converted to grayscale (the model takes 1 channel; "
+           "--grayscale says so explicitly)"}));
+  EXPECT_TRUE(preprocess(gray, options).notes.empty());
 
   // The explicit flags win over the model and are not reported.
   options.channels = 3;
   options.grayscale = true;
   Preprocessed asked = preprocess(rgb, options);
   EXPECT_EQ(asked.input.size(1), 1);
-  EXPECT_EQ(asked.conversion, "");
+  EXPECT_TRUE(asked.notes.empty());
   EXPECT_EQ(preprocess(gray, options).input.size(1), 1);
   options.grayscale = false;
   options.rgb = true;
   options.channels = 1;
   EXPECT_EQ(preprocess(gray, options).input.size(1), 3);
-  EXPECT_EQ(preprocess(gray, options).conversion, "");
+  EXPECT_TRUE(preprocess(gray, options).notes.empty());
   EXPECT_EQ(preprocess(rgb, options).input.size(1), 3);
 }
 
-TEST(PreprocessTest, ReportsTransparencyOnceWithAnyConversion) {
+TEST(PreprocessTest, ReportsTransparencyAsItsOwnNote) {
   Image rgba = make_image(1, 1, {255, 255, 255});
   rgba.had_alpha = true;
   PreprocessOptions options;
   EXPECT_EQ(
-      preprocess(rgba, options).conversion,
-      "image with transparency composited over white");
+      preprocess(rgba, options).notes,
+      std::vector<std::string>(
+          {"image with transparency composited over white"}));
   options.channels = 1;
   EXPECT_EQ(
-      preprocess(rgba, options).conversion,
-      "image with transparency composited over white; colour image converted "
-      "to grayscale (the model takes 1 channel; --grayscale says so "
-      "explicitly)");
+      preprocess(rgba, options).notes,
+      std::vector<std::string>(
+          {"image with transparency composited over white",
+           "colour image converted to grayscale (the model takes 1 channel; "
+           "--grayscale says so explicitly)"}));
 }
 
 TEST(PreprocessTest, ExpectedInputChannelsIsTheFirstFourDimensionalWeight) {
