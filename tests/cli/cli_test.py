@@ -676,9 +676,189 @@ def area_layers():
     check("explain --method guided-gradcam --gradcam-map", explain_gradcam)
 
 
+# ------------------------------------------------------------ preprocessing
+def mirror_model(channels):
+    """Scores [sum(x^2) / 2, 0]: the gradient for class 0 is x itself, so the
+    saliency map that --save-raw writes is exactly the preprocessed input. The
+    1x1 convolution (times 0) only gives the model a first 4-D weight taking
+    `channels` channels."""
+    class Mirror(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(channels, 1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = 0.5 * (x * x).sum(dim=(1, 2, 3)) + 0.0 * self.conv(x).sum(dim=(1, 2, 3))
+            return torch.stack([s, torch.zeros_like(s)], 1)
+    p = path(f"mirror{channels}.pt")
+    if not os.path.exists(p):
+        torch.jit.script(Mirror().eval()).save(p)
+    return p
+
+
+def preprocessed_by_cli(model_path, image, *options):
+    """The input `guidedbp explain` gives the model (C x H x W), and its stderr."""
+    out_dir = path("pre_" + str(len(os.listdir(TMP))))
+    proc = run("explain", "--model", model_path, "--method", "saliency", "--target", "0",
+               "--save-raw", "--out-dir", out_dir, *options, image, expect=0)
+    stem = os.path.splitext(os.path.basename(image))[0]
+    raw = np.load(os.path.join(out_dir, f"{stem}_class0.npy"))
+    return torch.from_numpy(raw)[0], proc.stderr
+
+
+def antialias_matrix(n_in, n_out):
+    """Independent re-implementation of antialiased bilinear resizing along one
+    axis (PIL's ImagingResample and ATen's _upsample_bilinear2d_aa: a triangle
+    filter widened by the scale when shrinking, align_corners=False), in
+    float64: out = W @ in."""
+    scale = n_in / n_out
+    support = scale if scale >= 1 else 1.0
+    inv = 1.0 / scale if scale >= 1 else 1.0
+    w = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        for j in range(lo, hi):
+            w[i, j] = max(0.0, 1.0 - abs((j - center + 0.5) * inv))
+        w[i] /= w[i].sum()
+    return w
+
+
+def antialias_reference(chw, h, w):
+    x = chw.double().numpy()
+    out = np.einsum("hy,cyx,wx->chw", antialias_matrix(x.shape[1], h), x,
+                    antialias_matrix(x.shape[2], w))
+    return torch.from_numpy(out).float()
+
+
+def shorter_side(h, w, n):
+    """torchvision's Resize(int) size: shorter side n, the other truncated."""
+    return (n, int(n * w / h)) if h <= w else (int(n * h / w), n)
+
+
+def area_preprocess():
+    rng = np.random.RandomState(11)
+    rgb = (rng.rand(37, 53, 3) * 255).astype(np.uint8)
+    img = path("photo.png")
+    write_png(img, rgb)
+    t = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1).contiguous()
+    mirror3 = mirror_model(3)
+    try:
+        import torchvision.transforms.functional as TF
+    except ImportError:
+        TF = None
+    worst = {}
+
+    def resized(size, antialias):
+        options = ["--resize", ",".join(map(str, size))] + (["--antialias"] if antialias else [])
+        got, _ = preprocessed_by_cli(mirror3, img, *options)
+        return got
+
+    def antialias_matches_torchvision():
+        for size in ([16], [10, 7], [30, 45], [37, 20]):
+            got = resized(size, True)
+            h, w = shorter_side(37, 53, size[0]) if len(size) == 1 else size
+            assert got.shape == (3, h, w), (got.shape, size)
+            ours = (got - antialias_reference(t, h, w)).abs().max().item()
+            assert ours < 1e-5, f"--resize {size} --antialias: {ours} from the numpy filter"
+            worst["numpy"] = max(worst.get("numpy", 0), ours)
+            if TF is not None:
+                tv = TF.resize(t, size if len(size) == 2 else size[0], antialias=True)
+                diff = (got - tv).abs().max().item()
+                assert got.shape == tv.shape and diff < 1e-5, (size, diff)
+                worst["torchvision"] = max(worst.get("torchvision", 0), diff)
+        # Shrinking by 3.7 without antialiasing skips pixels: far from it.
+        plain = resized([10, 7], False)
+        assert (plain - antialias_reference(t, 10, 7)).abs().max() > 0.05
+        print(f"     max |explain - reference|, --antialias: {worst}")
+    check("--antialias: torchvision Resize(antialias=True) and an independent filter",
+          antialias_matches_torchvision)
+
+    def pil_bilinear():
+        try:
+            from PIL import Image
+        except ImportError:
+            print("     (skipped: no PIL)")
+            return
+        got = resized([12, 17], True)
+        pil = np.asarray(Image.fromarray(rgb).resize((17, 12), Image.BILINEAR))
+        ours = got.permute(1, 2, 0).numpy() * 255
+        diff = np.abs(ours - pil.astype(np.float64)).max()
+        print(f"     max |explain x 255 - PIL bilinear| = {diff:.3f} (uint8 levels)")
+        assert diff <= 1.0, diff
+    check("--antialias equals PIL's bilinear resize up to uint8 rounding", pil_bilinear)
+
+    def exact_size_without_antialias():
+        for size in ([20, 30], [10, 7], [37, 53], [80, 21]):
+            got = resized(size, False)
+            expected = F.interpolate(t[None], size=tuple(size), mode="bilinear",
+                                     align_corners=False)[0]
+            assert got.shape == expected.shape, (got.shape, expected.shape)
+            assert (got - expected).abs().max() < 1e-6, size
+            if TF is not None:
+                tv = TF.resize(t, size, antialias=False)
+                assert (got - tv).abs().max() < 1e-6, size
+        got = resized([16], False)  # unchanged: shorter side, no antialiasing
+        assert got.shape == (3, 16, 22), got.shape
+        assert (got - F.interpolate(t[None], size=(16, 22), mode="bilinear",
+                                    align_corners=False)[0]).abs().max() < 1e-6
+    check("--resize H,W: exactly H x W (torchvision Resize((H, W)))",
+          exact_size_without_antialias)
+
+    def rgba_composited_over_white():
+        # Colour type 6 (RGBA): opaque and fully transparent pixels only
+        # (libpng composites the others in linear light).
+        pixels = np.zeros((3, 4, 4), np.uint8)
+        pixels[..., :3] = (rng.rand(3, 4, 3) * 255).astype(np.uint8)
+        pixels[..., 3] = np.array([[255, 0, 255, 0], [0, 255, 0, 255], [255, 255, 0, 0]])
+        raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(3))
+        p = path("rgba.png")
+        with open(p, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n")
+            for kind, data in ((b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 6, 0, 0, 0)),
+                               (b"IDAT", zlib.compress(raw)), (b"IEND", b"")):
+                f.write(struct.pack(">I", len(data)) + kind + data +
+                        struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+        got, _ = preprocessed_by_cli(mirror3, p)
+        expected = np.where(pixels[..., 3:] == 255, pixels[..., :3], 255)
+        expected = torch.from_numpy(expected.astype(np.float32) / 255).permute(2, 0, 1)
+        assert got.shape == (3, 3, 4) and (got - expected).abs().max() < 1e-6
+    check("RGBA image: transparency composited over white", rgba_composited_over_white)
+
+
+def explain_converts_channels():
+    """For the explain rewrite (issue 11, point 4): once explain sets
+    PreprocessOptions::channels from expected_input_channels(model) and prints
+    each distinct one of Preprocessed::notes once, register this in
+    area_preprocess: check("explain converts channels ...", explain_converts_channels)."""
+    rng = np.random.RandomState(12)
+    gray = (rng.rand(6, 5) * 255).astype(np.uint8)
+    rgb = (rng.rand(6, 5, 3) * 255).astype(np.uint8)
+    gp, cp = path("conv_gray.png"), path("conv_rgb.png")
+    write_png(gp, gray)
+    write_png(cp, rgb)
+    got, err = preprocessed_by_cli(mirror_model(3), gp)
+    assert got.shape == (3, 6, 5), got.shape
+    for c in range(3):
+        assert (got[c] - torch.from_numpy(gray.astype(np.float32) / 255)).abs().max() < 1e-6
+    assert err.count("grayscale image converted to RGB") == 1, err
+    got, err = preprocessed_by_cli(mirror_model(1), cp)
+    t = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)
+    luma = 0.2989 * t[0] + 0.587 * t[1] + 0.114 * t[2]
+    assert got.shape == (1, 6, 5) and (got[0] - luma).abs().max() < 1e-6
+    assert err.count("colour image converted to grayscale") == 1, err
+    # Once per run, not once per image.
+    gp2 = path("conv_gray2.png")
+    write_png(gp2, gray[::-1])
+    out_dir = path("conv_many")
+    proc = run("explain", "--model", mirror_model(3), "--out-dir", out_dir, gp, gp2, expect=0)
+    assert proc.stderr.count("grayscale image converted to RGB") == 1, proc.stderr
+
+
 AREAS = {"attribute": area_attribute, "methods": area_methods, "files": area_files,
          "errors": area_errors, "explain": area_explain, "heatmap": area_heatmap,
-         "layers": area_layers}
+         "layers": area_layers, "preprocess": area_preprocess}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 #include "image_io.h"
 
 #include <gtest/gtest.h>
+#include <png.h>
+
+#include <cstring>
 
 #include "cli_error.h"
 
@@ -52,4 +55,43 @@ TEST(ImageIoTest, CorruptFilesGiveErrorsNotCrashes) {
     EXPECT_NE(
         std::string(e.what()).find("not a PNG or JPEG"), std::string::npos);
   }
+}
+
+// RGBA and gray+alpha PNGs (written with libpng here) decode to 3 and 1
+// channels composited over white, and say they had transparency. Only fully
+// opaque and fully transparent pixels: libpng composites the others in
+// linear light.
+TEST(ImageIoTest, AlphaIsCompositedOverWhiteAndReported) {
+  for (bool color : {true, false}) {
+    const int channels = color ? 3 : 1;
+    const std::vector<uint8_t> rgba = color
+        ? std::vector<uint8_t>{10, 20, 30, 255, 40, 50, 60, 0}
+        : std::vector<uint8_t>{10, 255, 40, 0};
+    png_image png;
+    std::memset(&png, 0, sizeof(png));
+    png.version = PNG_IMAGE_VERSION;
+    png.width = 2;
+    png.height = 1;
+    png.format = color ? PNG_FORMAT_RGBA : PNG_FORMAT_GA;
+    png_alloc_size_t size = 0;
+    ASSERT_TRUE(png_image_write_to_memory(
+        &png, nullptr, &size, 0, rgba.data(), 0, nullptr));
+    std::vector<uint8_t> bytes(size);
+    ASSERT_TRUE(png_image_write_to_memory(
+        &png, bytes.data(), &size, 0, rgba.data(), 0, nullptr));
+    Image image = decode_image(bytes.data(), size, "a.png");
+    EXPECT_EQ(image.channels, channels);
+    EXPECT_TRUE(image.had_alpha);
+    const std::vector<uint8_t> expected = color
+        ? std::vector<uint8_t>{10, 20, 30, 255, 255, 255}
+        : std::vector<uint8_t>{10, 255};
+    EXPECT_EQ(image.pixels, expected);
+  }
+  Image opaque;
+  opaque.width = 1;
+  opaque.height = 1;
+  opaque.channels = 3;
+  opaque.pixels = {1, 2, 3};
+  std::vector<uint8_t> png = encode_png(opaque);
+  EXPECT_FALSE(decode_image(png.data(), png.size(), "o.png").had_alpha);
 }

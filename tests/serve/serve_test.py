@@ -220,6 +220,21 @@ def area_protocol():
             assert len(out["predictions"]) == 1 and len(out["predictions"][0]) == 10, out
         check("image :explain equals `guidedbp explain`'s map; ?target; image :predict", image)
 
+        def image_channels():
+            # An RGB image for the 1-channel fashion model is converted with
+            # the ITU-R 601-2 luma, as explain does (docs/cli.md).
+            from cli_test import write_png
+            rgb = (np.random.RandomState(4).rand(28, 28, 3) * 255).astype(np.uint8)
+            write_png(path("rgb28.png"), rgb)
+            out = s.json("POST", "/v1/models/fashion:predict", open(path("rgb28.png"), "rb").read(),
+                         headers={"Content-Type": "image/png"})
+            t = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)
+            luma = (0.2989 * t[0] + 0.587 * t[1] + 0.114 * t[2])[None, None]
+            with torch.no_grad():
+                expected = torch.jit.load(fashion_model)(luma)
+            assert_close(out["predictions"], expected, "RGB image for a 1-channel model")
+        check("image :predict converts an RGB image to the model's 1 channel", image_channels)
+
         def metrics():
             status, hdrs, text = s.request("GET", "/metrics")
             text = text.decode()

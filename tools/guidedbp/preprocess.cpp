@@ -93,7 +93,7 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
                         .to(torch::kFloat32)
                         .div(255.0);
   Preprocessed out;
-  std::vector<std::string> notes;
+  std::vector<std::string>& notes = out.notes;
   if (image.had_alpha) {
     notes.push_back("image with transparency composited over white");
   }
@@ -116,9 +116,6 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
           "grayscale image converted to RGB (the model takes 3 channels; "
           "--rgb says so explicitly)");
     }
-  }
-  for (const std::string& note : notes) {
-    out.conversion += (out.conversion.empty() ? "" : "; ") + note;
   }
   if (!options.resize.empty()) {
     const int64_t h = x.size(1);

@@ -37,7 +37,7 @@ struct PreprocessOptions {
   /// The channel count the model takes (1 or 3; model_io.h's
   /// expected_input_channels), used when neither `grayscale` nor `rgb` is
   /// set: gray images are repeated to 3 channels, colour ones converted to
-  /// 1 with the luma above, and Preprocessed::conversion says so. 0: leave
+  /// 1 with the luma above, and Preprocessed::notes says so. 0: leave
   /// images as decoded.
   int64_t channels = 0;
   /// Per-channel mean and std (one value for all channels, or one per
@@ -52,11 +52,11 @@ struct Preprocessed {
   torch::Tensor pixels;
   torch::Tensor input;
   /// What was done to the image that the options did not ask for by name,
-  /// one clause per change joined by "; " (alpha composited over white, gray
-  /// to RGB or colour to gray for PreprocessOptions::channels); "" when
-  /// nothing. The same few texts recur: a caller prints each distinct one
-  /// once per run.
-  std::string conversion;
+  /// one note per change: transparency composited over white, gray to RGB
+  /// or colour to gray for PreprocessOptions::channels; empty when nothing.
+  /// The same few texts recur: a caller prints each distinct note once per
+  /// run.
+  std::vector<std::string> notes;
 };
 
 /// The options the command-line flags ask for (`--normalize imagenet`: mean

@@ -126,6 +126,9 @@ class TorchBackend : public Backend {
       torch::jit::Module module = load_model(path);
       module.to(device_);
       models_.emplace(name, module);
+      // Images are converted to the channel count each model takes, as in
+      // explain (preprocess.h).
+      channels_.emplace(name, expected_input_channels(module).value_or(0));
       names_.push_back(name);
     }
   }
@@ -136,6 +139,8 @@ class TorchBackend : public Backend {
 
   void run(const std::string& model, const std::vector<Job*>& jobs) override {
     torch::jit::Module& module = models_.at(model);
+    PreprocessOptions pre = pre_;
+    pre.channels = channels_.at(model);
     // Inputs first: an image that does not decode fails alone.
     std::map<std::string, std::vector<Item>> groups;
     for (Job* job : jobs) {
@@ -144,7 +149,7 @@ class TorchBackend : public Backend {
         if (is_image(*job)) {
           Image image =
               decode_image(job->image.data(), job->image.size(), "image");
-          Preprocessed p = preprocess(image, pre_);
+          Preprocessed p = preprocess(image, pre);
           item.input = p.input;
           item.pixels = p.pixels;
         } else {
@@ -377,6 +382,7 @@ class TorchBackend : public Backend {
   torch::Device device_;
   PreprocessOptions pre_;
   std::map<std::string, torch::jit::Module> models_;
+  std::map<std::string, int64_t> channels_; ///< 0: unknown, as decoded
   std::vector<std::string> names_;
 };
 
