@@ -33,22 +33,20 @@ torch::Tensor grad_cam_map(
   return relu ? torch::relu(map) : map;
 }
 
-torch::Tensor single_layer_tensor(
+// The layer's one tensor, as (N, C, ...) activations that depend on the
+// inputs.
+torch::Tensor layer_activations(
     const detail::LayerRun& run,
     const std::string& layer,
     bool layer_input,
     const char* who) {
-  TORCH_CHECK_VALUE(
-      run.layer.size() == 1,
-      who,
-      ": layer '",
+  const torch::Tensor& a = detail::single_layer_tensor(
+      run.layer,
       layer,
-      "' has ",
-      run.layer.size(),
-      layer_input ? " input" : " output",
-      " tensors, but Grad-CAM needs one (Captum: not supported for layers "
-      "with multiple inputs / outputs); choose a layer with one");
-  const torch::Tensor& a = run.layer[0];
+      layer_input,
+      who,
+      "Grad-CAM needs one (Captum: not supported for layers with multiple "
+      "inputs / outputs)");
   TORCH_CHECK_VALUE(
       a.dim() >= 2 && a.requires_grad(),
       who,
@@ -86,7 +84,7 @@ LayerPass layer_pass(
       detail::forward_arguments(pass.leaves, additional_forward_args));
   pass.output = detail::output_tensor(run.output, model, who);
   pass.activations =
-      single_layer_tensor(run, layer_forward.path(), layer_input, who);
+      layer_activations(run, layer_forward.path(), layer_input, who);
   pass.selected = target.select(pass.output);
   pass.gradient = torch::autograd::grad(
       {pass.selected},

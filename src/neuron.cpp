@@ -205,17 +205,12 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
   std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
   detail::LayerRun run = layer_forward.run(
       detail::forward_arguments(leaves, additional_forward_args));
-  TORCH_CHECK_VALUE(
-      run.layer.size() == 1,
-      who,
-      ": layer '",
+  const torch::Tensor& layer = detail::single_layer_tensor(
+      run.layer,
       layer_,
-      "' has ",
-      run.layer.size(),
-      attribute_to_neuron_input ? " input" : " output",
-      " tensors, but neuron methods need a layer with one; choose a layer "
-      "with one tensor");
-  const torch::Tensor& layer = run.layer[0];
+      attribute_to_neuron_input,
+      who,
+      "neuron methods need a layer with one");
   TORCH_CHECK_VALUE(
       layer.requires_grad(),
       who,

@@ -51,6 +51,23 @@ torch::jit::Module hand_layers(bool in_control_flow = false) {
   return m;
 }
 
+/// f(x) = relu(pair(split(x))), split(x) = (x, 2 x), pair(a, b) = a + b: a
+/// layer with two input tensors and one with a tuple of two output tensors.
+torch::jit::Module two_tensor_layers() {
+  torch::jit::Module pair("Pair");
+  pair.define("def forward(self, a, b):\n    return a + b\n");
+  torch::jit::Module split("Split");
+  split.define("def forward(self, x):\n    return x, 2 * x\n");
+  torch::jit::Module m("TwoTensorLayers");
+  m.register_module("pair", pair);
+  m.register_module("split", split);
+  m.define(
+      "def forward(self, x):\n"
+      "    a, b = self.split.forward(x)\n"
+      "    return torch.relu(self.pair.forward(a, b))\n");
+  return m;
+}
+
 class LayerTest : public guidedbp_test::SeededTest {};
 
 TEST_F(LayerTest, GradCamOfTwoDimensionalLayerIsHandValue) {
@@ -144,6 +161,36 @@ TEST_F(LayerTest, SelectorErrorsAreTyped) {
   EXPECT_EQ(
       guidedbp::NeuronSelector({5, guidedbp::NeuronRange{0, 2}}).to_string(),
       "(5, 0:2)");
+}
+
+TEST_F(LayerTest, LayerWithSeveralTensorsIsAClearError) {
+  torch::jit::Module m = two_tensor_layers();
+  torch::Tensor x = torch::randn({2, 3});
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::LayerGradCam(m, "pair").attribute(
+            x,
+            0,
+            {},
+            guidedbp::LayerGradCamOptions().attribute_to_layer_input(true));
+      },
+      "LayerGradCam: layer 'pair' has 2 input tensors, but Grad-CAM needs one");
+  expect_error<c10::ValueError>(
+      [&] {
+        guidedbp::NeuronGuidedBackprop(m, "pair").attribute(
+            x, 0, {}, /*attribute_to_neuron_input=*/true);
+      },
+      "layer 'pair' has 2 input tensors, but neuron methods need a layer with "
+      "one; choose a layer with one tensor");
+  // A TorchScript layer's tuple output is refused when the graph is read.
+  expect_error<c10::ValueError>(
+      [&] { guidedbp::GuidedGradCam(m, "split").attribute(x, 0); },
+      "layer 'split' has no output tensor in the TorchScript forward: it "
+      "returns a Tuple");
+  expect_error<c10::ValueError>(
+      [&] { guidedbp::NeuronDeconvolution(m, "split").attribute(x, 0); },
+      "layer 'split' has no output tensor in the TorchScript forward: it "
+      "returns a Tuple");
 }
 
 TEST_F(LayerTest, GuidedGradCamOfOneInputThatCannotTakeTheMapThrows) {

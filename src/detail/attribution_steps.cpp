@@ -95,6 +95,26 @@ torch::Tensor output_tensor(
   return output;
 }
 
+const torch::Tensor& single_layer_tensor(
+    const std::vector<torch::Tensor>& tensors,
+    const std::string& layer,
+    bool layer_input,
+    const char* who,
+    const char* needs) {
+  TORCH_CHECK_VALUE(
+      tensors.size() == 1,
+      who,
+      ": layer '",
+      layer,
+      "' has ",
+      tensors.size(),
+      layer_input ? " input" : " output",
+      " tensors, but ",
+      needs,
+      "; choose a layer with one tensor");
+  return tensors[0];
+}
+
 void check_gradients(
     const std::vector<torch::Tensor>& grads,
     const std::vector<torch::Tensor>& inputs,

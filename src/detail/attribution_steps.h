@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace guidedbp {
@@ -42,6 +43,16 @@ torch::Tensor output_tensor(
     const c10::IValue& result,
     const Model& model,
     const char* who);
+
+/// The one tensor a layer yields (its output, or its input when
+/// `layer_input`), or throws c10::ValueError naming the count; `needs` says
+/// who needs one, e.g. "neuron methods need a layer with one".
+const torch::Tensor& single_layer_tensor(
+    const std::vector<torch::Tensor>& tensors,
+    const std::string& layer,
+    bool layer_input,
+    const char* who,
+    const char* needs);
 
 /// Throws c10::ValueError for an undefined gradient (an input that does not
 /// influence the selected output).

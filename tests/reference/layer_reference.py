@@ -14,7 +14,7 @@ Run with Debian's interpreter: /usr/bin/python3 (python3-torch).
 import torch
 import torch.nn.functional as F
 
-from torch_reference import ReluRuleMode, select
+from torch_reference import ReluRuleMode, attribute, make_leaves, select
 
 
 class LayerRecorder:
@@ -45,13 +45,9 @@ class LayerRecorder:
         self.handle.remove()
 
 
-def _leaves(inputs):
-    return tuple(x.detach().clone().requires_grad_() for x in inputs)
-
-
 def layer_grad_cam(model, inputs, target, extra, layer, to_input=False, relu=False):
     """Captum's LayerGradCam.attribute (attr_dim_summation=True)."""
-    leaves = _leaves(inputs)
+    leaves = make_leaves(inputs)
     with torch.enable_grad(), LayerRecorder(model, layer, to_input) as rec:
         output = model(*leaves, *extra)
         acts = rec.value
@@ -63,22 +59,11 @@ def layer_grad_cam(model, inputs, target, extra, layer, to_input=False, relu=Fal
     return F.relu(cam) if relu else cam
 
 
-def guided_backprop(model, inputs, target, extra, rule="guided"):
-    leaves = _leaves(inputs)
-    mode = ReluRuleMode(rule)
-    with torch.enable_grad():
-        with mode:
-            output = model(*leaves, *extra)
-        selected = select(output, target)
-        grads = torch.autograd.grad(torch.unbind(selected), leaves)
-    return grads, mode.count
-
-
 def guided_grad_cam(model, inputs, target, extra, layer, mode="nearest",
                     to_input=False):
     """Captum's GuidedGradCam.attribute; None where the map does not fit."""
     cam = layer_grad_cam(model, inputs, target, extra, layer, to_input, relu=True)
-    gbp, _ = guided_backprop(model, inputs, target, extra)
+    gbp, _ = attribute(model, tuple(inputs), target, extra, "guided")
     result = []
     for x, g in zip(inputs, gbp):
         if x.dim() != cam.dim():
@@ -106,7 +91,7 @@ def select_neuron(layer_out, selector):
 def neuron_attribution(model, inputs, selector, extra, layer, rule="guided",
                        to_input=False):
     """Captum's NeuronGuidedBackprop / NeuronDeconvolution.attribute."""
-    leaves = _leaves(inputs)
+    leaves = make_leaves(inputs)
     mode = ReluRuleMode(rule)
     with torch.enable_grad(), LayerRecorder(model, layer, to_input) as rec:
         with mode:

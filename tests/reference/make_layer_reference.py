@@ -17,44 +17,26 @@ guidedbp. Usage: /usr/bin/python3 tests/reference/make_layer_reference.py OUTDIR
 (skipped when OUTDIR holds data from this same script and torch).
 """
 
-import hashlib
-import importlib.metadata
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STAMP = "STAMP"
+sys.path.insert(0, HERE)
+import stamp  # noqa: E402
 
-
-def _stamp_text():
-    digest = hashlib.sha256()
-    for name in ("make_layer_reference.py", "layer_reference.py", "torch_reference.py",
-                 "make_reference.py"):
-        with open(os.path.join(HERE, name), "rb") as f:
-            digest.update(f.read())
-    for package in ("torch", "torchvision"):
-        try:
-            digest.update(importlib.metadata.version(package).encode())
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return digest.hexdigest() + "\n"
-
+SCRIPTS = ("make_layer_reference.py", "layer_reference.py", "torch_reference.py",
+           "make_reference.py")
 
 if __name__ == "__main__":
     OUTDIR = sys.argv[1]
-    try:
-        with open(os.path.join(OUTDIR, STAMP)) as f:
-            if f.read() == _stamp_text():
-                print(f"make_layer_reference: {OUTDIR} is up to date")
-                sys.exit(0)
-    except OSError:
-        pass
+    if stamp.is_current(OUTDIR, SCRIPTS):
+        print(f"make_layer_reference: {OUTDIR} is up to date")
+        sys.exit(0)
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, HERE)
 import layer_reference as ref  # noqa: E402
 from make_reference import FunctionalRelu, _Container  # noqa: E402
 
@@ -241,13 +223,10 @@ def make_case(case, outdir):
 
 def main():
     os.makedirs(OUTDIR, exist_ok=True)
-    stamp = os.path.join(OUTDIR, STAMP)
-    if os.path.exists(stamp):
-        os.remove(stamp)
+    stamp.invalidate(OUTDIR)
     for case in cases():
         make_case(case, OUTDIR)
-    with open(stamp, "w") as f:
-        f.write(_stamp_text())
+    stamp.write(OUTDIR, SCRIPTS)
 
 
 if __name__ == "__main__":

@@ -23,42 +23,22 @@ Usage (always Debian's interpreter, which has torch):
 """
 
 import argparse
-import hashlib
 import os
 import sys
 
+import stamp
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "data")
-STAMP = "STAMP"
+SCRIPTS = ("make_reference.py", "torch_reference.py")
 TORCHVISION_NAMES = ("resnet18_scripted", "resnet18_traced", "vgg11_scripted",
                      "mobilenet_v2_scripted")
 
 
-def _stamp_text():
-    """Identifies the scripts and the torch/torchvision that made a folder."""
-    import importlib.metadata
-
-    digest = hashlib.sha256()
-    for name in ("make_reference.py", "torch_reference.py"):
-        with open(os.path.join(HERE, name), "rb") as f:
-            digest.update(f.read())
-    for package in ("torch", "torchvision"):
-        try:
-            digest.update(importlib.metadata.version(package).encode())
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return digest.hexdigest() + "\n"
-
-
 def _up_to_date(outdir):
-    try:
-        with open(os.path.join(outdir, STAMP)) as f:
-            if f.read() != _stamp_text():
-                return False
-    except OSError:
-        return False
-    return all(os.path.exists(os.path.join(outdir, name + suffix))
-               for name in TORCHVISION_NAMES for suffix in (".model.pt", ".data.pt"))
+    return stamp.is_current(outdir, SCRIPTS) and all(
+        os.path.exists(os.path.join(outdir, name + suffix))
+        for name in TORCHVISION_NAMES for suffix in (".model.pt", ".data.pt"))
 
 
 # Checked before importing torch, so an up-to-date fixture costs ~0.1 s.
@@ -477,14 +457,12 @@ def main():
     else:
         outdir, cases = ARGS.outdir, committed_cases()
     os.makedirs(outdir, exist_ok=True)
-    stamp = os.path.join(outdir, STAMP)
-    if ARGS.torchvision and os.path.exists(stamp):
-        os.remove(stamp)
+    if ARGS.torchvision:
+        stamp.invalidate(outdir)
     for case in cases:
         make_case(case, outdir)
     if ARGS.torchvision:
-        with open(stamp, "w") as f:
-            f.write(_stamp_text())
+        stamp.write(outdir, SCRIPTS)
 
 
 if __name__ == "__main__":

@@ -94,12 +94,17 @@ def select(output, target):
     return selected
 
 
+def make_leaves(inputs):
+    """Fresh leaves holding copies of `inputs`, so their gradients are ours."""
+    return tuple(x.detach().clone().requires_grad_() for x in inputs)
+
+
 def attribute(forward, inputs, target=None, extra=(), rule="guided"):
     """Attributions of `inputs` (a tensor or a tuple of tensors) for `forward`
     (an eager callable) under `rule`. Returns (attributions, relu_count)."""
     single = isinstance(inputs, torch.Tensor)
     inputs = (inputs,) if single else tuple(inputs)
-    leaves = tuple(x.detach().clone().requires_grad_() for x in inputs)
+    leaves = make_leaves(inputs)
     mode = ReluRuleMode(rule)
     with torch.enable_grad():
         with mode:
