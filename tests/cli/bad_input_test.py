@@ -549,12 +549,10 @@ def area_explain(f):
         (path("missing.png"), "missing.png: no such file"),
         (write("empty.png", b""), "empty.png: not a PNG or JPEG image"),
         (write("text.png", b"hello world"), "text.png: not a PNG or JPEG image"),
-        (path("folder.png"), "folder.png: is a directory"),
         (path("unreadable.png"), "unreadable.png: cannot read"),
         (write("cut.png", png[:len(png) - 20]), "cut.png: corrupt PNG"),
         (write("crc.png", bytes(crc)), "crc.png: corrupt PNG"),
         (huge, "huge.png: image of 20000x20000 pixels is empty or larger than the limit"),
-        (gray, "gray.png: RuntimeError:"),  # 1 channel for a 3-channel model
         (big, "big.png: RuntimeError:"),  # 9 x 9 for a 5 x 5 model
     ]
     if jpeg is not None:
@@ -612,12 +610,34 @@ def area_explain(f):
     per_image("model returns a tuple", [], ["returned a Tuple", "one output tensor of scores"], f["tuple"])
     per_image("model returns a dict", [], ["returned a GenericDict", "one output tensor of scores"], f["dict"])
     per_image("model for N x C scores of another shape", [],
-              ["RuntimeError:", "channels"], f["model"])
-    per_image("--target out of range", ["--target", "9"],
-              ["--target 9 is out of range for a model with 4 classes"])
-    per_image("--target -5 out of range", ["--target", "-5"], ["--target -5 is out of range"])
-    per_image("--top-k above the class count", ["--top-k", "9"],
-              ["--top-k 9 but the model has only 4 classes"])
+              ["the model takes 2-channel input but the image has 3", "guidedbp attribute"],
+              f["model"])
+
+    def run_wide(row, argv, words, images=(good,)):
+        def body():
+            out_dir = fresh_dir("out_explain_" + row.replace(" ", "_").replace("-", ""))
+            expect_error(["explain", "--model", rgb, "--out-dir", out_dir] + argv + list(images),
+                         1, words, [out_dir])
+        check(f"explain {row}", body)
+
+    # Mistakes that would fail every image: one line, before any image.
+    run_wide("--target out of range", ["--target", "9"],
+             ["--target 9 is out of range for a model with 4 classes"])
+    run_wide("--target -5 out of range", ["--target", "-5"], ["--target -5 is out of range"])
+    run_wide("--top-k above the class count", ["--top-k", "9"],
+             ["--top-k 9 but the model has only 4 classes"])
+    run_wide("a folder without images", [], ["no images found in", "folder.png"],
+             images=(path("folder.png"),))
+
+    def gray_converted():
+        out_dir = fresh_dir("out_explain_gray")
+        proc = run("explain", "--model", rgb, "--out-dir", out_dir, gray, good, expect=0)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"guidedbp: warning: {gray}: "), \
+            proc.stderr
+        assert "grayscale image converted to RGB" in lines[0] and "--rgb" in lines[0], lines
+        assert len(os.listdir(out_dir)) == 2, os.listdir(out_dir)
+    check("explain gray image for an RGB model: converted, said once", gray_converted)
     per_image("--mean count not matching channels", ["--mean", "0.5,0.5", "--std", "1,1"],
               ["--mean has 2 values but the image has 3 channels"])
     per_image("--std zero", ["--mean", "0.5", "--std", "0"],
@@ -687,7 +707,8 @@ def area_explain(f):
         check(f"explain {row}", body)
 
     check("explain no images", lambda: expect_error(
-        ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["images is required"], [out_dir]))
+        ["explain", "--model", rgb, "--out-dir", out_dir], 2, ["no images", "--files-from"],
+        [out_dir]))
 
 
 def area_layers(f):

@@ -12,8 +12,11 @@ re-implemented below with numpy only.
 Run with Debian's interpreter: /usr/bin/python3 (python3-torch, numpy).
 """
 import glob
+import itertools
 import os
+import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
@@ -696,9 +699,12 @@ def mirror_model(channels):
     return p
 
 
+_PREPROCESS_RUNS = itertools.count()
+
+
 def preprocessed_by_cli(model_path, image, *options):
     """The input `guidedbp explain` gives the model (C x H x W), and its stderr."""
-    out_dir = path("pre_" + str(len(os.listdir(TMP))))
+    out_dir = path("pre_" + str(next(_PREPROCESS_RUNS)))
     proc = run("explain", "--model", model_path, "--method", "saliency", "--target", "0",
                "--save-raw", "--out-dir", out_dir, *options, image, expect=0)
     stem = os.path.splitext(os.path.basename(image))[0]
@@ -825,13 +831,14 @@ def area_preprocess():
         expected = torch.from_numpy(expected.astype(np.float32) / 255).permute(2, 0, 1)
         assert got.shape == (3, 3, 4) and (got - expected).abs().max() < 1e-6
     check("RGBA image: transparency composited over white", rgba_composited_over_white)
+    check("explain converts channels to the model's, said once per run",
+          explain_converts_channels)
 
 
 def explain_converts_channels():
-    """For the explain rewrite (issue 11, point 4): once explain sets
-    PreprocessOptions::channels from expected_input_channels(model) and prints
-    each distinct one of Preprocessed::notes once, register this in
-    area_preprocess: check("explain converts channels ...", explain_converts_channels)."""
+    """Gray to RGB and colour to gray for the model's first convolution, each
+    note once per run (explain sets PreprocessOptions::channels from
+    expected_input_channels)."""
     rng = np.random.RandomState(12)
     gray = (rng.rand(6, 5) * 255).astype(np.uint8)
     rgb = (rng.rand(6, 5, 3) * 255).astype(np.uint8)

@@ -545,7 +545,7 @@ def area_faults():
             # Headers, part of a body, then silence: the server closes after its 5 s
             # read timeout instead of waiting forever.
             t0 = time.monotonic()
-            out = raw(s.port, head + body[:10], timeout=20)
+            raw(s.port, head + body[:10], timeout=20)
             took = time.monotonic() - t0
             assert took < 15, took
             assert s.json("GET", "/v2/health/live") == {"live": True}

@@ -282,8 +282,8 @@ LoadedImage ExplainRun::load(const DatasetImage* item) const {
     std::vector<uint8_t> bytes = read_file(item->path);
     Image image = decode_image(bytes.data(), bytes.size(), item->path);
     loaded.input = preprocess(image, preprocess_);
-    if (!loaded.input.conversion.empty()) {
-      loaded.warnings.push_back(loaded.input.conversion);
+    for (const std::string& note : loaded.input.notes) {
+      loaded.warnings.push_back(note);
     }
   } catch (const std::exception& e) { // CliError, c10::Error
     loaded.error = error_line(e);
@@ -583,17 +583,21 @@ int ExplainRun::run() {
     }
   }
   remove_stale_temporaries(args_.out_dir, images_, naming_);
-  {
-    std::vector<DatasetImage> folders_of;
-    for (const DatasetImage* image : todo) {
-      folders_of.push_back(*image);
+  // The mirrored output folders, made by the main thread before an image's
+  // files are drawn (not before the model's first batch, so that a run-wide
+  // error leaves --out-dir as it was); one that cannot be made stops the run.
+  std::set<std::string> made_folders;
+  auto make_output_folder = [&](const DatasetImage& image) {
+    for (const std::string& folder : output_folders(args_.out_dir, {image})) {
+      if (made_folders.insert(folder).second) {
+        try {
+          make_directories(folder);
+        } catch (const CliError& e) {
+          throw RunWideError(e.what());
+        }
+      }
     }
-    // Mirrored folders made up front: one that cannot be made stops the run
-    // before the first image instead of failing each.
-    for (const std::string& folder : output_folders(args_.out_dir, folders_of)) {
-      make_directories(folder);
-    }
-  }
+  };
 
   Progress progress(todo.size(), args_.quiet, args_.progress_every);
   ReportOnce report(progress);
@@ -714,6 +718,7 @@ int ExplainRun::run() {
           if (!batch[i].error.empty()) {
             finishing.push_back(ready(failed(batch[i].item, batch[i].error)));
           } else {
+            make_output_folder(*batch[i].item);
             finishing.push_back(pool.submit(
                 [this, r = std::move(results[i])]() mutable {
                   return draw(std::move(r));
