@@ -99,14 +99,14 @@ struct ExplainArgs {
   bool has_interpolate = false;
   bool gradcam_map = false; ///< --gradcam-map: also draw the Grad-CAM map
   // Dataset runs (docs/datasets.md).
-  std::string files_from;   ///< --files-from LIST ("-": stdin)
-  std::string shard;        ///< --shard I/N ("": environment, or whole run)
-  int64_t shard_count = 0;  ///< --shard-count N, with JOB_COMPLETION_INDEX
+  std::string files_from;  ///< --files-from LIST ("-": stdin)
+  std::string shard;       ///< --shard I/N ("": environment, or whole run)
+  int64_t shard_count = 0; ///< --shard-count N, with JOB_COMPLETION_INDEX
   bool skip_existing = false;
-  std::string manifest;     ///< --manifest FILE.jsonl
-  int64_t batch_size = 1;   ///< images of one size per forward pass
-  int64_t io_threads = 2;   ///< decode/draw/write workers
-  bool quiet = false;       ///< no progress, no summary
+  std::string manifest;         ///< --manifest FILE.jsonl
+  int64_t batch_size = 1;       ///< images of one size per forward pass
+  int64_t io_threads = 2;       ///< decode/draw/write workers
+  bool quiet = false;           ///< no progress, no summary
   double progress_every = 30.0; ///< seconds between progress lines in logs
 };
 

@@ -6,9 +6,9 @@
 #include <guidedbp/visualization.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <deque>
 #include <future>
 #include <iostream>
@@ -495,8 +495,8 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
       const std::string base =
           out_dir_ + map_base(stem, naming_, k, result.targets[k]);
       Image rgb = enlarge_nearest(
-          to_image(visualize_image_attr(
-              result.attributions[k], pixels, visualize_)),
+          to_image(
+              visualize_image_attr(result.attributions[k], pixels, visualize_)),
           scale);
       std::string png;
       if (args_.panel) {
@@ -540,9 +540,8 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
           ? "top " + std::to_string(k + 1) + ": " + class_name(target)
           : (versus_target ? "target " + class_name(target) + ", " : "") +
               std::string("predicted ") + class_name(result.predicted);
-      double score =
-          result.probs[versus_target ? result.predicted : target]
-              .item<double>();
+      double score = result.probs[versus_target ? result.predicted : target]
+                         .item<double>();
       std::string line =
           result.item->path + ": " + what + " score " + format_score(score);
       if (versus_target) {
@@ -719,8 +718,8 @@ int ExplainRun::run() {
             finishing.push_back(ready(failed(batch[i].item, batch[i].error)));
           } else {
             make_output_folder(*batch[i].item);
-            finishing.push_back(pool.submit(
-                [this, r = std::move(results[i])]() mutable {
+            finishing.push_back(
+                pool.submit([this, r = std::move(results[i])]() mutable {
                   return draw(std::move(r));
                 }));
           }
@@ -772,8 +771,7 @@ int ExplainRun::run() {
     text += " of " + std::to_string(images_.size()) + " images";
     if (shard_.count > 1) {
       text += " (shard " + std::to_string(shard_.index) + "/" +
-          std::to_string(shard_.count) + " of " + std::to_string(listed_) +
-          ")";
+          std::to_string(shard_.count) + " of " + std::to_string(listed_) + ")";
     }
     char rate[64];
     std::snprintf(
@@ -799,10 +797,7 @@ int ExplainRun::run() {
       }
     }
     std::fprintf(
-        stderr,
-        "guidedbp: %zu of %zu images failed\n",
-        failures.size(),
-        done);
+        stderr, "guidedbp: %zu of %zu images failed\n", failures.size(), done);
   }
   if (signal != 0) {
     return 128 + signal;
