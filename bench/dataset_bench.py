@@ -256,18 +256,19 @@ def python_worker(a):
     warnings.filterwarnings("ignore")  # Captum warns on every call that it sets hooks
     torch.set_num_threads(a.threads)
     files = list_images(a.python_worker)[:a.python_images]
-    model = make_models.build("resnet18").eval()
+    device = torch.device(a.device)
+    model = make_models.build("resnet18").eval().to(device)
     gbp = GuidedBackprop(model)
     tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
                              transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     os.makedirs(a.py_out, exist_ok=True)
     t0 = time.perf_counter()
     for i, path in enumerate(files):
-        x = tf(Image.open(path).convert("RGB")).unsqueeze(0)
+        x = tf(Image.open(path).convert("RGB")).unsqueeze(0).to(device)
         with torch.no_grad():
             pred = int(model(x).argmax(1))
         attr = gbp.attribute(x, target=pred)
-        fig, _ = viz.visualize_image_attr(attr[0].permute(1, 2, 0).detach().numpy(),
+        fig, _ = viz.visualize_image_attr(attr[0].permute(1, 2, 0).detach().cpu().numpy(),
                                           method="heat_map", sign="absolute_value",
                                           outlier_perc=2, fig_size=(2.24, 2.24), use_pyplot=False)
         fig.savefig(os.path.join(a.py_out, f"{i:05d}.png"), dpi=100)
@@ -286,7 +287,8 @@ def python_loop(a, dataset, scratch):
     env = dict(os.environ)
     env["PYTHONPATH"] = env["CAPTUM_PATH"] + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, os.path.abspath(__file__), "--python-worker", dataset,
-           "--python-images", str(a.python_images), "--threads", str(a.threads), "--py-out", out]
+           "--python-images", str(a.python_images), "--threads", str(a.threads), "--py-out", out,
+           "--device", a.device]
     r = run_measured(cmd, env=env)
     lines = [ln for ln in r.pop("stdout").splitlines() if ln.startswith("{")]
     if r["rc"] != 0 or not lines:
@@ -412,6 +414,9 @@ def main():
     p.add_argument("--python-images", type=int, default=100,
                    help="images for the Python loop (it is slow; 0 skips it)")
     p.add_argument("--explain-args", default="", help="extra explain options, one string")
+    p.add_argument("--device", default="cpu",
+                   help="cpu or cuda: explain's --device and the Python loop's device (the "
+                        "pure-throughput row is CPU-only: guidedbp_bench has no device option)")
     p.add_argument("--python-worker", help=argparse.SUPPRESS)
     p.add_argument("--py-out", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -432,8 +437,9 @@ def main():
     scratch = os.path.join(a.work, "scratch")
     os.makedirs(scratch, exist_ok=True)
 
+    explain_args = a.explain_args.split() + (["--device", a.device] if a.device != "cpu" else [])
     ex = Explain(a.guidedbp, os.path.join(a.models_dir, "resnet18.pt"), a.threads,
-                 a.explain_args.split(), scratch)
+                 explain_args, scratch)
     print(f"guidedbp explain: --batch-size {'yes' if ex.has_batch else 'no'}, --quiet "
           f"{'yes' if ex.has_quiet else 'no'}, folder inputs {'yes' if ex.has_dirs else 'no'}",
           file=sys.stderr)
@@ -444,8 +450,9 @@ def main():
     mem_batch = max(batches) if ex.has_batch else 1
     runs[f"first {a.subset}, batch {mem_batch}"] = ex.run(os.path.join(dataset, "s0"), a.subset,
                                                           mem_batch, scratch)
-    pure = {str(b): r for b, r in
-            pure_throughput(a.bench, a.models_dir, batches, a.threads, a.results).items()}
+    pure = ({str(b): r for b, r in
+             pure_throughput(a.bench, a.models_dir, batches, a.threads, a.results).items()}
+            if a.device == "cpu" else {})
     py = (python_loop(a, dataset, scratch) if a.python_images > 0
           else {"skipped": "--python-images 0"})
 
@@ -453,7 +460,8 @@ def main():
                     "batches": batches, "memory_batch": mem_batch, "threads": a.threads,
                     "preprocess": PREPROCESS,
                     "model": "resnet18 (bench/make_models.py)",
-                    "python_images": a.python_images, "explain_args": a.explain_args,
+                    "python_images": a.python_images, "explain_args": " ".join(explain_args),
+                    "device": a.device,
                     "one_image_run": ex.startup,
                     "explain_has": {"batch_size": ex.has_batch, "quiet": ex.has_quiet,
                                     "folders": ex.has_dirs},

@@ -7,8 +7,9 @@
 # Usage: scripts/gpu-check.sh
 #   CMAKE_PREFIX_PATH   where LibTorch's CMake config is; default: the one of
 #                       python3's torch (torch.utils.cmake_prefix_path)
-#   GUIDEDBP_DEBS=DIR   Debian .deb files (GTest, CLI11, libpng, libjpeg, zlib
-#                       -dev) to unpack into a prefix, for machines without apt
+#   GUIDEDBP_DEBS=DIR   Debian .deb files (GTest, CLI11, nlohmann-json, libpng,
+#                       libjpeg, zlib -dev, and the libpng16-16/libjpeg62-turbo
+#                       runtimes) to unpack into a prefix, for machines without apt
 #   GPU_BUILD=build-gpu the build folder
 #   PYTHON=python3      the interpreter with torch (and torchvision)
 set -euo pipefail
@@ -22,14 +23,16 @@ if [[ -n ${GUIDEDBP_DEBS:-} ]]; then
   mkdir -p "$deps"
   for deb in "$GUIDEDBP_DEBS"/*.deb; do dpkg -x "$deb" "$deps"; done
   prefix="$prefix;$deps/usr"
-  export CPATH="$deps/usr/include${CPATH:+:$CPATH}"
+  # jconfig.h (JPEG_LIB_VERSION) lives in the multiarch folder: without it a
+  # system libjpeg-dev's would pair with the .deb's jpeglib.h.
+  export CPATH="$deps/usr/include:$deps/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
   export LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LIBRARY_PATH:+:$LIBRARY_PATH}"
   export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 echo "gpu-check: LibTorch from $prefix"
 
 start=$SECONDS
-# serve is not needed here (its cpp-httplib/nlohmann-json are rarely on GPU nodes).
+# serve is not needed here (its cpp-httplib is rarely on GPU nodes).
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DGUIDEDBP_INSTALL=OFF -DGUIDEDBP_BUILD_SERVE=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target guidedbp_tests guidedbp_cli
