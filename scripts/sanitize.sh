@@ -66,9 +66,13 @@ if [[ -n $cli_unit ]]; then
   run "$cli_unit" --gtest_brief=1
 fi
 cli=$(find "$build/tools" -name guidedbp -type f -perm -u+x 2>/dev/null | head -n 1)
-if [[ -n $cli && -f tests/cli/cli_test.py ]]; then
+if [[ -n $cli ]]; then
   for area in attribute methods files errors explain heatmap; do
     run /usr/bin/python3 tests/cli/cli_test.py --cli "$cli" --source-dir . --area "$area"
+  done
+  # explain's dataset pipeline: its I/O threads, bounded queues and signals.
+  for area in dataset interrupt; do
+    run /usr/bin/python3 tests/cli/dataset_test.py --cli "$cli" --source-dir . --area "$area"
   done
 fi
 echo "sanitize: done in $((SECONDS - start)) s, status $status"
