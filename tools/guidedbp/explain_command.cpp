@@ -95,14 +95,18 @@ class ReportOnce {
  public:
   explicit ReportOnce(Progress& progress) : progress_(progress) {}
 
-  void warning(const std::string& image, const std::string& message) {
-    if (seen_.insert(message).second) {
-      progress_.clear();
-      std::fprintf(
-          stderr,
-          "guidedbp: warning: %s%s\n",
-          image.empty() ? "" : (image + ": ").c_str(),
-          message.c_str());
+  void warnings(
+      const std::string& image,
+      const std::vector<std::string>& messages) {
+    for (const std::string& message : messages) {
+      if (seen_.insert(message).second) {
+        progress_.clear();
+        std::fprintf(
+            stderr,
+            "guidedbp: warning: %s: %s\n",
+            image.c_str(),
+            message.c_str());
+      }
     }
   }
 
@@ -189,7 +193,7 @@ class ExplainRun {
   size_t listed_ = 0;                // before sharding
   Shard shard_;
   std::optional<Manifest> manifest_;
-  bool checked_output_ = false; // run-wide checks of the first output done
+  bool options_fit_output_ = false; // a model output passed choose_targets
 };
 
 ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
@@ -307,16 +311,14 @@ std::vector<std::vector<int64_t>> ExplainRun::choose_targets(
         "other models)");
   }
   const int64_t classes = logits.size(1);
-  if (!checked_output_) {
-    checked_output_ = true;
-    if (!labels_.empty() && static_cast<int64_t>(labels_.size()) != classes) {
-      std::fprintf(
-          stderr,
-          "guidedbp: warning: %s has %zu labels but the model has %lld classes\n",
-          args_.labels.c_str(),
-          labels_.size(),
-          static_cast<long long>(classes));
-    }
+  if (!options_fit_output_ && !labels_.empty() &&
+      static_cast<int64_t>(labels_.size()) != classes) {
+    std::fprintf(
+        stderr,
+        "guidedbp: warning: %s has %zu labels but the model has %lld classes\n",
+        args_.labels.c_str(),
+        labels_.size(),
+        static_cast<long long>(classes));
   }
   if (args_.top_k > classes) {
     throw RunWideError(
@@ -334,6 +336,9 @@ std::vector<std::vector<int64_t>> ExplainRun::choose_targets(
           ", or negative from the end)");
     }
   }
+  // Past this point the options fit the output (a misfit is run-wide, so
+  // this is the first and only output they are checked against).
+  options_fit_output_ = true;
   probs = torch::softmax(logits.to(torch::kCPU, torch::kFloat64), 1);
   torch::Tensor best = probs.argmax(1);
   torch::Tensor top;
@@ -438,16 +443,17 @@ std::vector<ModelResult> ExplainRun::explain_together(
 }
 
 // A batch, or, when it fails for a reason of its own (not run-wide), each
-// image alone, so that one bad image fails alone.
+// image alone, so that one bad image fails alone: its `error` is set and its
+// result left empty. Throws RunWideError only.
 std::vector<ModelResult> ExplainRun::explain_batch(
     std::vector<LoadedImage>& batch) {
-  try {
-    return explain_together(batch);
-  } catch (const RunWideError&) {
-    throw;
-  } catch (const std::exception& e) {
-    if (batch.size() == 1) {
+  if (batch.size() > 1) {
+    try {
+      return explain_together(batch);
+    } catch (const RunWideError&) {
       throw;
+    } catch (const std::exception&) {
+      // redone image by image below
     }
   }
   std::vector<ModelResult> results;
@@ -492,8 +498,7 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
     const std::string panel_png = out_dir_ + stem + "_panel.png";
     for (size_t k = 0; k < result.targets.size(); ++k) {
       const int64_t target = result.targets[k];
-      const std::string base =
-          out_dir_ + map_base(stem, naming_, k, result.targets[k]);
+      const std::string base = out_dir_ + map_base(stem, naming_, k, target);
       Image rgb = enlarge_nearest(
           to_image(
               visualize_image_attr(result.attributions[k], pixels, visualize_)),
@@ -614,7 +619,6 @@ int ExplainRun::run() {
   size_t done = 0;
   size_t explained = 0;
   std::vector<std::string> failures;
-  bool model_ran = false; // a first batch went through: options fit the model
 
   auto take_loaded = [&]() {
     LoadedImage loaded = loading.front().get();
@@ -631,9 +635,7 @@ int ExplainRun::run() {
   auto finish_one = [&] {
     FinishedImage finished = finishing.front().get();
     finishing.pop_front();
-    for (const std::string& warning : finished.warnings) {
-      report.warning(finished.item->path, warning);
-    }
+    report.warnings(finished.item->path, finished.warnings);
     progress.clear();
     if (finished.error.empty()) {
       ++explained;
@@ -671,9 +673,7 @@ int ExplainRun::run() {
         LoadedImage loaded = carried ? std::move(*carried) : take_loaded();
         carried.reset();
         if (!loaded.error.empty()) {
-          for (const std::string& warning : loaded.warnings) {
-            report.warning(loaded.item->path, warning);
-          }
+          report.warnings(loaded.item->path, loaded.warnings);
           finishing.push_back(ready(failed(loaded.item, loaded.error)));
           fill();
           continue;
@@ -693,26 +693,12 @@ int ExplainRun::run() {
           WarningLines collect([&warnings](const std::string& line) {
             warnings.push_back(line);
           });
-          try {
-            results = explain_batch(batch);
-            model_ran = true;
-          } catch (const RunWideError&) {
-            throw;
-          } catch (const std::exception& e) {
-            // A batch of one that failed.
-            batch[0].error = model_error_line(e);
-            results.resize(1);
-            results[0].item = batch[0].item;
-          }
+          results = explain_batch(batch);
         }
-        for (LoadedImage& loaded : batch) {
-          for (const std::string& warning : loaded.warnings) {
-            report.warning(loaded.item->path, warning);
-          }
+        for (const LoadedImage& loaded : batch) {
+          report.warnings(loaded.item->path, loaded.warnings);
         }
-        for (const std::string& warning : warnings) {
-          report.warning(batch[0].item->path, warning);
-        }
+        report.warnings(batch[0].item->path, warnings);
         for (size_t i = 0; i < results.size(); ++i) {
           if (!batch[i].error.empty()) {
             finishing.push_back(ready(failed(batch[i].item, batch[i].error)));
@@ -733,10 +719,11 @@ int ExplainRun::run() {
     for (std::future<LoadedImage>& f : loading) {
       f.wait();
     }
-    // Before the model's first batch nothing was drawn: images that failed
-    // to decode meanwhile are not reported, the run-wide error alone is.
+    // Before the options were found to fit the model's output nothing was
+    // drawn: images that failed meanwhile are not reported, the run-wide
+    // error alone is.
     try {
-      if (model_ran) {
+      if (options_fit_output_) {
         drain_finished(0);
       }
     } catch (...) {
