@@ -3,11 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <thread>
 
+#include "cli_error.h"
 #include "serve/batcher.h"
 #include "serve/metrics.h"
 #include "serve/protocol.h"
+#include "serve/request.h"
 
 using guidedbp::cli::TargetLiteral;
 using namespace guidedbp::cli::serve;
@@ -133,6 +137,145 @@ TEST(ServeProtocolTest, WritesNestedLists) {
   EXPECT_EQ(to_json(scalar), json(7.0));
   EXPECT_EQ(
       json::parse(error_body("bad \"x\"")), json({{"error", "bad \"x\""}}));
+}
+
+namespace {
+
+RequestRules test_rules() {
+  RequestRules rules;
+  rules.methods = {"guided-backprop", "deconvolution", "saliency"};
+  rules.visuals = {"heat_map", "blended_heat_map"};
+  rules.signs = {"absolute_value", "all"};
+  return rules;
+}
+
+// parse_request of a POST body; the status of its RequestError (0: none)
+// and the message.
+std::pair<int, std::string> refusal(
+    const std::string& verb,
+    const std::string& content_type,
+    const std::string& body,
+    const std::map<std::string, std::string>& query = {}) {
+  Job job;
+  try {
+    parse_request(
+        verb,
+        content_type,
+        body,
+        [&query](const std::string& name) -> std::optional<std::string> {
+          auto it = query.find(name);
+          return it == query.end() ? std::nullopt
+                                   : std::optional<std::string>(it->second);
+        },
+        test_rules(),
+        job);
+  } catch (const RequestError& e) {
+    return {e.status(), e.what()};
+  }
+  return {0, ""};
+}
+
+} // namespace
+
+TEST(ServeRequestTest, ReadsContentTypesCaseInsensitively) {
+  EXPECT_EQ(body_kind("IMAGE/PNG"), BodyKind::kImage);
+  EXPECT_EQ(body_kind("image/jpg"), BodyKind::kImage);
+  EXPECT_EQ(body_kind(" Image/JPEG ; q=1"), BodyKind::kImage);
+  EXPECT_EQ(body_kind(""), BodyKind::kJson);
+  EXPECT_EQ(body_kind("Application/JSON; charset=utf-8"), BodyKind::kJson);
+  EXPECT_EQ(body_kind("application/vnd.kserve+json"), BodyKind::kJson);
+  EXPECT_EQ(body_kind("application/x-www-form-urlencoded"), BodyKind::kJson);
+  for (const char* type :
+       {"multipart/form-data; boundary=x",
+        "image/gif",
+        "text/html",
+        "application/octet-stream"}) {
+    try {
+      body_kind(type);
+      FAIL() << type << " was accepted";
+    } catch (const RequestError& e) {
+      EXPECT_EQ(e.status(), 415) << type;
+    }
+  }
+  EXPECT_NE(
+      refusal("explain", "multipart/form-data; boundary=x", "")
+          .second.find("--data-binary"),
+      std::string::npos);
+}
+
+TEST(ServeRequestTest, RefusesDeepNestingBeforeBuildingIt) {
+  // Issue 16: 20,000 levels crashed the server.
+  const std::string deep = "{\"instances\": " + std::string(20000, '[') + "1" +
+      std::string(20000, ']') + "}";
+  auto [status, message] = refusal("predict", "application/json", deep);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(message.find("nests deeper than 16 levels"), std::string::npos)
+      << message;
+  EXPECT_LT(message.size(), 200u);
+  // Rank 9 fits the JSON depth but no model: refused by rank.
+  const std::string rank9 = "{\"instances\": [" + std::string(9, '[') + "1" +
+      std::string(9, ']') + "]}";
+  auto [status9, message9] = refusal("predict", "", rank9);
+  EXPECT_EQ(status9, 400);
+  EXPECT_NE(message9.find("more than 8 dimensions"), std::string::npos)
+      << message9;
+  const std::string rank8 = "{\"instances\": [" + std::string(8, '[') + "1" +
+      std::string(8, ']') + "]}";
+  EXPECT_EQ(refusal("predict", "", rank8).first, 0);
+}
+
+TEST(ServeRequestTest, RefusesNumbersNotFiniteInFloat32) {
+  EXPECT_EQ(
+      refusal("predict", "", R"({"instances": [3.4028234e38]})").first, 0);
+  EXPECT_EQ(refusal("predict", "", R"({"instances": [1e-46]})").first, 0);
+  for (const char* body :
+       {R"({"instances": [1e39]})",
+        R"({"instances": [-3.5e38]})",
+        R"({"instances": [1e999]})",
+        R"({"instances": [-1e999]})"}) {
+    auto [status, message] = refusal("predict", "", body);
+    EXPECT_EQ(status, 400) << body;
+    EXPECT_NE(message.find("float32"), std::string::npos) << message;
+  }
+}
+
+TEST(ServeRequestTest, ChecksQueryParametersBeforeTheModel) {
+  const std::string png = "\x89PNG";
+  EXPECT_EQ(refusal("explain", "image/png", png).first, 0);
+  EXPECT_EQ(
+      refusal("explain", "image/png", png, {{"outlier_perc", "1.5"}}).first, 0);
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"outlier_perc", "150"},
+           {"outlier_perc", "nan"},
+           {"outlier_perc", "1e999"},
+           {"sign", "bogus"},
+           {"visual", "bogus"},
+           {"abs", "maybe"},
+           {"scale", "0"},
+           {"scale", "2.5"},
+           {"method", "lrp"},
+           {"target", "[1,,2]"}}) {
+    auto [status, message] =
+        refusal("explain", "image/png", png, {{key, value}});
+    EXPECT_EQ(status, 400) << key << "=" << value;
+    EXPECT_EQ(message.find("normalize_attr"), std::string::npos) << message;
+  }
+}
+
+TEST(ServeRequestTest, SplitsTheModelRoute) {
+  EXPECT_EQ(split_model_route("fashion:predict").name, "fashion");
+  EXPECT_EQ(split_model_route("fashion:predict").verb, "predict");
+  EXPECT_EQ(split_model_route("a:b:explain").name, "a:b");
+  EXPECT_EQ(split_model_route("fashion").verb, "");
+}
+
+TEST(ServeProtocolTest, CapsErrorMessages) {
+  const std::string long_message(50000, 'x');
+  const json body = json::parse(error_body(long_message));
+  EXPECT_LE(
+      body["error"].get<std::string>().size(),
+      guidedbp::cli::kMaxMessageLength);
 }
 
 TEST(ServeMetricsTest, RendersCountersAndCumulativeBuckets) {

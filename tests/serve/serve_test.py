@@ -138,6 +138,13 @@ def area_protocol():
             assert s.json("GET", "/v1/models") == {"models": ["cls", "grid", "scalar", "fashion"]}
             assert s.json("GET", "/v1/models/grid") == {"name": "grid", "ready": True}
         check("models listed in --model order, one model's status", list_models)
+    labels_file = shipped()[2]
+    with Server({"fashion": fashion_model}, "--labels", f"fashion={labels_file}",
+                "--quiet") as s:
+        check("--labels: GET /v1/models/NAME lists the class names",
+              lambda: assert_equal(s.json("GET", "/v1/models/fashion")["labels"],
+                                   open(labels_file).read().splitlines()))
+    with Server(paths, "--max-batch-size", 1) as s:
 
         def predict():
             out = s.json("POST", "/v1/models/cls:predict", {"instances": x.tolist()})
@@ -482,6 +489,16 @@ def area_errors():
          "'tpu' is not a device; use cpu, cuda or cuda:N"),
         ("S6 --abs without saliency", ["--model", f"a={p}", "--abs"], 2, "saliency only"),
         ("S7 no --model", [], 2, "--model"),
+        ("S9 --labels without =", ["--model", f"a={p}", "--labels", "x.txt"], 2,
+         "expected NAME=FILE"),
+        ("S10 --labels of no model", ["--model", f"a={p}", "--labels", f"b={p}"], 2,
+         "no --model is named 'b'"),
+        ("S11 --labels file missing", ["--model", f"a={p}", "--labels", "a=/nonexistent.txt"],
+         1, "no such file"),
+        ("S12 --mean that fits no image of the model",
+         ["--model", f"a={fashion()[0]}", "--mean", "0.5,0.5", "--std", "1,1"], 2,
+         "--model a: --mean has 2 values but every image goes to the model with 1 channel"),
+        ("S13 --std 0", ["--model", f"a={p}", "--mean", "0.5", "--std", "0"], 2, "--std 0"),
     ]:
         check(f"command line: {name}", lambda a=argv, c=code, w=words: bad(a, c, w))
 
@@ -492,6 +509,201 @@ def area_errors():
             bad(["--model", f"a={p}", "--port", str(taken.getsockname()[1])], 1,
                 "cannot listen on")
     check("command line: S8 port in use", port_in_use)
+
+
+def multipart(field, filename, data, ctype):
+    """A multipart/form-data body as `curl -F field=@filename` sends it."""
+    boundary = "----guidedbp-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: {ctype}\r\n\r\n").encode() + data + \
+        f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def area_hostile():
+    """What a hostile client sends (issue 16): deep nesting up to the body
+    limit, numbers at the float32 limits, every Content-Type, every HTTP
+    verb, truncated and mixed encodings, oversized announcements. Each
+    answer is the documented status with a short one-line JSON error, and
+    the server's health is checked after every request."""
+    m = models()
+    fashion_model, images = fashion()
+    png = open(images[0], "rb").read()
+    from PIL import Image
+    import io
+    buf = io.BytesIO()
+    Image.open(images[0]).convert("L").save(buf, "JPEG", quality=95)
+    jpeg = buf.getvalue()
+    x = torch.randn(1, 2, 5, 5)
+    max_mb = 1
+    with Server({"cls": m["cls"][1], "fashion": fashion_model}, "--max-body-mb", max_mb,
+                "--quiet") as s:
+        def answer(method, url, body=None, ctype=None, expect=200, words=(), headers=None):
+            hdrs = dict(headers or {})
+            if ctype is not None:
+                hdrs["Content-Type"] = ctype
+            status, got, data = s.request(method, url, body, hdrs, timeout=30)
+            assert status == expect, (method, url, ctype, status, data[:300])
+            if status >= 400 and method != "HEAD":
+                assert got.get("Content-Type", "").startswith("application/json"), got
+                error = json.loads(data)["error"]
+                assert "\n" not in error and len(error) < 400, (len(error), error[:500])
+                for w in words:
+                    assert w in error, (w, error)
+            # The server lives on after every request.
+            live, _, _ = s.request("GET", "/v2/health/live", timeout=10)
+            assert live == 200, "the server died"
+            return status, got, data
+
+        def number_body(token):
+            """One 2 x 5 x 5 instance (the cls model's input), every value `token`."""
+            row = "[" + ",".join([token] * 5) + "]"
+            plane = "[" + ",".join([row] * 5) + "]"
+            return ('{"instances": [[' + plane + "," + plane + "]]}").encode()
+
+        # 1. The crash: 20,000 levels (40 KB), on both verbs; then every depth
+        # up to the body limit.
+        def deep(depth, verb):
+            body = b'{"instances": ' + b"[" * depth + b"1" + b"]" * depth + b"}"
+            # Depth 9: an instance of rank 8, which the model refuses (400).
+            words = [] if depth == 9 else (
+                ["more than 8 dimensions"] if depth <= 15 else ["nests deeper than 16 levels"])
+            answer("POST", f"/v1/models/cls:{verb}", body, "application/json", 400, words)
+        for verb in ("predict", "explain"):
+            check(f"finding 1: 20,000 nested lists (40 KB) on :{verb}: 400, alive",
+                  lambda v=verb: deep(20000, v))
+        limit_depth = (max_mb * 1024 * 1024 - 20) // 2
+        for depth in (9, 10, 17, 100, 1000, 10000, 100000, limit_depth):
+            check(f"nesting depth {depth} ({2 * depth + 16} bytes): 400, one short line",
+                  lambda d=depth: deep(d, "predict"))
+        check("nesting past the body limit: 413",
+              lambda: answer("POST", "/v1/models/cls:predict",
+                             b'{"instances": ' + b"[" * (limit_depth + 100) + b"1" +
+                             b"]" * (limit_depth + 100) + b"}", "application/json", 413,
+                             ["--max-body-mb"]))
+        check("a body nesting objects, not lists: 400",
+              lambda: answer("POST", "/v1/models/cls:predict",
+                             b'{"instances": [1], "parameters": ' + b'{"a":' * 5000 + b"1" +
+                             b"}" * 5000 + b"}", "application/json", 400, ["nests deeper"]))
+
+        # 2. Numbers at the float32 limits.
+        for text, code, words in [
+            ("3.4028234e38", 200, ()), ("-3.4028234e38", 200, ()), ("1e-46", 200, ()),
+            ("-0.0", 200, ()), ("100000000000000000000", 200, ()),
+            ("3.5e38", 400, ["not finite in float32"]), ("-1e39", 400, ["not finite in float32"]),
+            ("1e39", 400, ["not finite in float32"]), ("1e999", 400, ["out of range"]),
+            ("-1e999", 400, ["out of range"]), ("NaN", 400, ["malformed JSON"]),
+            ("Infinity", 400, ["malformed JSON"]), ("1e", 400, ["malformed JSON"]),
+        ]:
+            check(f"number {text}: {code}",
+                  lambda t=text, c=code, w=words: answer(
+                      "POST", "/v1/models/cls:predict", number_body(t), "application/json", c,
+                      w))
+
+        # 3. Every Content-Type.
+        good_json = json.dumps({"instances": x.tolist()}).encode()
+        for ctype, body, code, words in [
+            (None, good_json, 200, ()), ("application/json", good_json, 200, ()),
+            ("APPLICATION/JSON", good_json, 200, ()),
+            ("application/json; charset=utf-8", good_json, 200, ()),
+            ("application/vnd.kserve+json", good_json, 200, ()),
+            ("text/plain", good_json, 200, ()),
+            ("application/x-www-form-urlencoded", good_json, 200, ()),
+            ("application/octet-stream", good_json, 415, ["not supported"]),
+            ("text/html", good_json, 415, ["not supported"]),
+            ("image/gif", b"GIF89a", 415, ["not supported"]),
+            ("application/json", png, 400, ["malformed JSON"]),
+        ]:
+            check(f"Content-Type {ctype}: {code}",
+                  lambda t=ctype, b=body, c=code, w=words: answer(
+                      "POST", "/v1/models/cls:predict", b, t, c, w))
+        for ctype, body in [("image/png", png), ("IMAGE/PNG", png), ("Image/Png; q=1", png),
+                            ("image/jpeg", jpeg), ("image/jpg", jpeg), ("IMAGE/JPG", jpeg)]:
+            def image(t=ctype, b=body):
+                _, hdrs, data = answer("POST", "/v1/models/fashion:explain", b, t, 200)
+                assert hdrs["Content-Type"] == "image/png" and data[:4] == b"\x89PNG", hdrs
+            check(f"Content-Type {ctype}: an image, explained", image)
+        check("Content-Type image/png with a JSON body: 400 (not an image)",
+              lambda: answer("POST", "/v1/models/fashion:explain", good_json, "image/png", 400,
+                             ["image"]))
+        body, ctype = multipart("file", "img.png", png, "image/png")
+        check("multipart upload (curl -F file=@img.png): 415 naming --data-binary",
+              lambda: answer("POST", "/v1/models/fashion:explain", body, ctype, 415,
+                             ["multipart", "--data-binary"]))
+
+        # 4. Every verb on every route.
+        routes = {"/": "GET", "/metrics": "GET", "/v2/health/live": "GET",
+                  "/v2/health/ready": "GET", "/v1/models": "GET", "/v1/models/cls": "GET",
+                  "/v1/models/cls:predict": "POST", "/v1/models/fashion:explain": "POST"}
+        for url, allowed in routes.items():
+            for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+                ok = method == allowed or (method == "HEAD" and allowed == "GET")
+                def verb(url=url, method=method, allowed=allowed, ok=ok):
+                    body = good_json if method in ("POST", "PUT", "PATCH") else None
+                    if url.endswith(":explain"):
+                        body, ctype = (png, "image/png") if body else (None, None)
+                    else:
+                        ctype = "application/json" if body else None
+                    status, hdrs, _ = answer(method, url, body, ctype, 200 if ok else 405,
+                                             () if ok else [f"use {allowed}"])
+                    if not ok:
+                        assert hdrs.get("Allow") == allowed, hdrs
+                check(f"{method} {url}: {'200' if ok else '405, Allow: ' + allowed}", verb)
+        check("GET on :predict is 405, not an unknown model 'fashion:predict'",
+              lambda: answer("GET", "/v1/models/fashion:predict", None, None, 405, ["use POST"]))
+        for method, url in [("GET", "/nope"), ("DELETE", "/v1/nope"), ("POST", "/v1/models/cls:train"),
+                            ("PUT", "/v2/models/cls/infer")]:
+            check(f"{method} {url}: 404",
+                  lambda m_=method, u=url: answer(m_, u, b"{}" if m_ != "GET" else None,
+                                                  "application/json", 404, ["no route"]))
+
+        # 5. Announced lengths, truncation and mixed encodings.
+        def announced():
+            t0 = time.monotonic()
+            out = raw(s.port, b"POST /v1/models/cls:predict HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n{}")
+            took = time.monotonic() - t0
+            assert out.startswith(b"HTTP/1.1 413"), out[:200]
+            assert b"--max-body-mb" in out, out
+            assert took < 2, f"413 after {took:.1f} s: the body was read first"
+            assert s.request("GET", "/v2/health/live")[0] == 200
+        check("Content-Length 2,000,000,000 with a 2-byte body: 413 at once (< 2 s)", announced)
+        for name, body, ctype, words in [
+            ("truncated JSON", good_json[:len(good_json) // 2], "application/json",
+             ["malformed JSON"]),
+            ("invalid UTF-8 in a string", b'{"instances": [1], "parameters": {"method": "\xff\xfe"}}',
+             "application/json", ["malformed JSON"]),
+            ("UTF-16 body", '{"instances": [1]}'.encode("utf-16"), "application/json",
+             ["malformed JSON"]),
+            ("NUL in the body", b'{"instances": [1\x00]}', "application/json", ["malformed JSON"]),
+            ("truncated PNG", png[:len(png) // 2], "image/png", ["PNG"]),
+            ("30 KB target literal", json.dumps({"instances": x.tolist(), "parameters": {
+                "target": "[" + "(" * 15000}}).encode(), "application/json", ["--target"]),
+        ]:
+            check(f"{name}: 400, one short line",
+                  lambda b=body, c=ctype, w=words: answer(
+                      "POST", "/v1/models/" + ("fashion:explain" if c.startswith("image") else
+                                               "cls:explain"), b, c, 400, w))
+
+        check("PNG bytes sent as image/jpeg: decoded by their signature",
+              lambda: answer("POST", "/v1/models/fashion:explain", png, "image/jpeg", 200))
+
+        # 6. Query parameters: checked before the model, no internal names.
+        for query, words in [("outlier_perc=150", ["outlier_perc", "0 to 100"]),
+                             ("outlier_perc=nan", ["outlier_perc"]),
+                             ("outlier_perc=1e999", ["outlier_perc"]),
+                             ("sign=bogus", ["unknown sign"]), ("visual=bogus", ["unknown visual"]),
+                             ("abs=maybe", ["true or false"]), ("scale=0", ["scale"]),
+                             ("scale=2.5", ["integer"]), ("method=lrp", ["unknown method"]),
+                             ("target=%5B1%2C%2C2%5D", ["column"])]:
+            def query_case(q=query, w=words):
+                _, _, data = answer("POST", "/v1/models/fashion:explain?" + q, png, "image/png",
+                                    400, w)
+                assert b"normalize_attr" not in data and b"::" not in data, data
+            check(f"?{query}: 400, no internal names", query_case)
+        check("the server is ready after the hostile requests",
+              lambda: assert_equal(s.json("GET", "/v2/health/ready"), {"ready": True}))
+        check("SIGTERM: exit 0 (no crash)", lambda: assert_equal(s.stop(), 0))
 
 
 def area_faults():
@@ -689,10 +901,16 @@ def area_browser():
         sys.exit(77)
     fashion_model, images = fashion()
     image = images[0]
-    with Server({"fashion": fashion_model}, "--quiet") as s, Browser(path("chromium")) as b:
+    labels = open(shipped()[2]).read().splitlines()
+    with Server({"fashion": fashion_model}, "--quiet", "--labels",
+                f"fashion={shipped()[2]}") as s, Browser(path("chromium")) as b:
         def page():
             b.navigate(f"http://127.0.0.1:{s.port}/")
             b.wait_for("document.getElementById('model').options.length === 1", 20)
+            # No broken-image icons before the first upload.
+            for img in ("input", "map"):
+                shown = b.eval(f"getComputedStyle(document.getElementById('{img}')).visibility")
+                assert shown == "hidden", (img, shown)
             b.set_file("#file", image)
             b.wait_for("document.getElementById('status').textContent.startsWith('done') || "
                        "document.getElementById('status').textContent === 'failed'", 30)
@@ -716,15 +934,18 @@ def area_browser():
             assert rgba.shape[:2] == expected.shape[:2], (rgba.shape, expected.shape)
             assert np.array_equal(rgba[:, :, :3], expected), "rendered map differs"
             predicted = re.search(r"predicted (\d+)", proc.stdout).group(1)
-            assert f"predicted class {predicted}" in status, (status, proc.stdout)
+            name = labels[int(predicted)]
+            # serve --labels: class names, not "class 9".
+            assert f"predicted {predicted} {name}" in status, (status, proc.stdout)
             top = b.eval("document.getElementById('scores').rows[0].cells[0].textContent")
-            assert top == f"class {predicted}", top
+            assert top == f"{predicted} {name}", top
             print(f"     page: '{status}'; {w}x{h} map equals `guidedbp explain`'s")
         check("web page in headless Chromium: upload, prediction, heat map", page)
 
 
 AREAS = {"protocol": area_protocol, "batching": area_batching, "errors": area_errors,
-         "faults": area_faults, "load": area_load, "browser": area_browser}
+         "hostile": area_hostile, "faults": area_faults, "load": area_load,
+         "browser": area_browser}
 
 
 def load_arguments(parser):

@@ -22,11 +22,29 @@ class UsageError : public CliError {
   using CliError::CliError;
 };
 
-/// One line for `guidedbp: <message>`: the first line of an exception's
-/// message, except for TorchScript interpreter errors, whose first line is
-/// "The following operation failed in the TorchScript interpreter." and
-/// whose cause ("RuntimeError: ...") is the last line.
-inline std::string summarize_error(const std::string& message) {
+/// Longest message the CLI prints or serve answers: a message quoting input
+/// (a shape, a literal) stays readable whatever the input.
+constexpr size_t kMaxMessageLength = 1000;
+
+/// `text` cut to at most `max` bytes, ending in "..." when cut; never in the
+/// middle of a UTF-8 sequence.
+inline std::string limit_length(std::string text, size_t max) {
+  if (text.size() <= max) {
+    return text;
+  }
+  size_t end = max > 3 ? max - 3 : 0;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end; // a continuation byte: back to the sequence's start
+  }
+  text.resize(end);
+  return text + "...";
+}
+
+/// The first line of an exception's message, except for TorchScript
+/// interpreter errors, whose first line is "The following operation failed
+/// in the TorchScript interpreter." and whose cause ("RuntimeError: ...") is
+/// the last line.
+inline std::string summarize_error_line(const std::string& message) {
   auto trim = [](std::string line) {
     while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) {
       line.pop_back();
@@ -52,6 +70,12 @@ inline std::string summarize_error(const std::string& message) {
     }
   }
   return first;
+}
+
+/// One line for `guidedbp: <message>`: summarize_error_line, at most
+/// kMaxMessageLength bytes.
+inline std::string summarize_error(const std::string& message) {
+  return limit_length(summarize_error_line(message), kMaxMessageLength);
 }
 
 } // namespace cli

@@ -127,8 +127,15 @@ class TorchBackend : public Backend {
       module.to(device_);
       models_.emplace(name, module);
       // Images are converted to the channel count each model takes, as in
-      // explain (preprocess.h).
+      // explain (preprocess.h); --mean/--std must fit it.
       channels_.emplace(name, expected_input_channels(module).value_or(0));
+      PreprocessOptions pre = pre_;
+      pre.channels = channels_.at(name);
+      try {
+        check_normalization(pre);
+      } catch (const UsageError& e) {
+        throw UsageError("--model " + name + ": " + e.what());
+      }
       names_.push_back(name);
     }
   }
@@ -227,6 +234,30 @@ class TorchBackend : public Backend {
     return t.to(torch::kCPU);
   }
 
+  // forward() for preprocessed images: a failure names the preprocessed
+  // shape and the options that make it (every image of that size fails).
+  torch::Tensor forward_images(
+      torch::jit::Module& module,
+      const torch::Tensor& x) {
+    try {
+      return forward(module, x);
+    } catch (const CliError&) {
+      throw;
+    } catch (const std::exception& e) {
+      const std::string line = error_line(e);
+      const std::string mismatch = channel_mismatch_message(line);
+      if (!mismatch.empty()) {
+        throw CliError(mismatch);
+      }
+      throw CliError(
+          "the model cannot run on this image preprocessed to " +
+          c10::str(x.slice(0, 0, 1).sizes()) + " (serve's --resize/" +
+          "--center-crop make that size) and says: " + limit_length(line, 200) +
+          "; send images of the model's input size, or start serve with " +
+          "--resize/--center-crop for it");
+    }
+  }
+
   // The group's merged target; `items` agree on its family (see
   // target_family), `predicted` holds the argmax per example if needed.
   static Target merged_target(
@@ -283,7 +314,8 @@ class TorchBackend : public Backend {
     torch::Tensor probs;
     std::vector<int64_t> predicted;
     if (first.kind != JobKind::kExplain) {
-      torch::Tensor out = forward(module, x);
+      torch::Tensor out =
+          is_image(first) ? forward_images(module, x) : forward(module, x);
       if (first.kind == JobKind::kPredict) {
         int64_t offset = 0;
         for (size_t i = 0; i < items.size(); ++i) {

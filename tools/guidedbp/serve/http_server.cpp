@@ -2,13 +2,18 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <optional>
 
 #include "../cli_error.h"
+#include "../file_util.h"
 #include "protocol.h"
+#include "request.h"
 
 namespace guidedbp {
 namespace cli {
@@ -32,6 +37,33 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& j) {
 void send_error(httplib::Response& res, int status, const std::string& why) {
   res.status = status;
   res.set_content(error_body(why), kJson);
+}
+
+// --labels NAME=FILE: each model's class names, one per line.
+std::map<std::string, std::vector<std::string>> read_model_labels(
+    const std::vector<std::string>& specs,
+    const std::vector<std::string>& models) {
+  std::map<std::string, std::vector<std::string>> labels;
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      throw UsageError(
+          "--labels " + spec +
+          ": expected NAME=FILE, the model's name and a file of class "
+          "names, one per line (e.g. --labels fashion=labels.txt)");
+    }
+    const std::string name = spec.substr(0, eq);
+    if (std::find(models.begin(), models.end(), name) == models.end()) {
+      throw UsageError(
+          "--labels " + spec + ": no --model is named '" + name + "'");
+    }
+    if (labels.count(name)) {
+      throw UsageError(
+          "--labels " + spec + ": model '" + name + "' has labels already");
+    }
+    labels[name] = read_lines(spec.substr(eq + 1));
+  }
+  return labels;
 }
 
 std::string route_of(const std::string& path) {
@@ -80,29 +112,44 @@ std::string utc_now() {
   return buffer;
 }
 
-bool is_image_type(const std::string& content_type) {
-  return content_type.rfind("image/png", 0) == 0 ||
-      content_type.rfind("image/jpeg", 0) == 0;
-}
-
-double parse_number(const std::string& name, const std::string& text) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used == text.size()) {
-      return v;
-    }
-  } catch (const std::exception&) {
+// The methods a known path answers ("GET", "POST"); "" for an unknown path.
+std::string allowed_methods(const std::string& path) {
+  if (path == "/" || path == "/metrics" || path == "/v2/health/live" ||
+      path == "/v2/health/ready" || path == "/v1/models") {
+    return "GET";
   }
-  throw RequestError(
-      400, "query parameter " + name + "=" + text + ": not a number");
+  const std::string prefix = "/v1/models/";
+  if (path.size() > prefix.size() && path.rfind(prefix, 0) == 0) {
+    const std::string verb = split_model_route(path.substr(prefix.size())).verb;
+    if (verb == "predict" || verb == "explain") {
+      return "POST";
+    }
+    if (path.find(':', prefix.size()) == std::string::npos) {
+      return "GET";
+    }
+  }
+  return "";
 }
 
-uint64_t content_length(const httplib::Request& req) {
+// A request with a method its path does not answer: 405 with Allow.
+void send_wrong_method(
+    httplib::Response& res,
+    const httplib::Request& req,
+    const std::string& allowed) {
+  res.set_header("Allow", allowed);
+  send_error(
+      res,
+      405,
+      req.method + " is not allowed on " + req.path.substr(0, 200) + ": use " +
+          allowed + " (docs/serve.md)");
+}
+
+// The body size the client announced (0 when none or unreadable).
+uint64_t announced_length(const httplib::Request& req) {
   try {
     return std::stoull(req.get_header_value("Content-Length"));
   } catch (const std::exception&) {
-    return req.body.size();
+    return 0;
   }
 }
 
@@ -114,15 +161,20 @@ std::string HttpServer::too_large() const {
   return std::string("the body is larger than --max-body-mb ") + mb + " MiB";
 }
 
-HttpServer::HttpServer(
-    const ServeArgs& args,
-    Backend& backend,
-    std::vector<std::string> methods)
+HttpServer::HttpServer(const ServeArgs& args, Backend& backend)
     : args_(args),
       backend_(backend),
-      methods_(std::move(methods)),
       names_(backend.model_names()),
       server_(std::make_unique<httplib::Server>()) {
+  rules_.method = args.method;
+  rules_.abs = args.abs;
+  rules_.visual = args.visual;
+  rules_.sign = args.sign;
+  rules_.outlier_perc = args.outlier_perc;
+  rules_.methods = args.method_names;
+  rules_.visuals = args.visual_names;
+  rules_.signs = args.sign_names;
+  labels_ = read_model_labels(args.labels, names_);
   BatcherOptions options;
   options.max_batch = args.max_batch_size;
   options.max_delay = std::chrono::microseconds(
@@ -179,40 +231,73 @@ void HttpServer::routes() {
   s.new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
-  s.set_payload_max_length(
-      static_cast<size_t>(args_.max_body_mb * 1024.0 * 1024.0));
+  s.set_payload_max_length(max_body_bytes());
   s.set_keep_alive_timeout(2);
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
   s.set_tcp_nodelay(true);
+  guard_routes();
+  log_requests();
+  page_and_status_routes();
+  model_routes();
+}
 
-  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    request_start = Clock::now();
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Errors httplib answers itself (no route, body too large, bad request
-  // line) get a JSON body too.
+size_t HttpServer::max_body_bytes() const {
+  return static_cast<size_t>(args_.max_body_mb * 1024.0 * 1024.0);
+}
+
+// Before any route: the clock starts, and a body announced larger than
+// --max-body-mb is refused from its header, without reading it. Errors
+// httplib answers itself (no route, a bad request line) get JSON bodies, and
+// a known path asked with another method gets 405.
+void HttpServer::guard_routes() {
+  httplib::Server& s = *server_;
+  s.set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        request_start = Clock::now();
+        if (announced_length(req) > max_body_bytes()) {
+          send_error(res, 413, too_large());
+          // The unread body would be taken for the next request.
+          res.set_header("Connection", "close");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   s.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
-        std::string why = "no route " + req.method + " " + req.path +
-            " (see GET /v1/models and docs/serve.md)";
-        if (res.status == 413) {
-          why = too_large();
-        } else if (res.status != 404) {
-          why = "bad request (HTTP status " + std::to_string(res.status) + ")";
+        const std::string allowed = allowed_methods(req.path);
+        if (res.status == 404 && !allowed.empty()) {
+          send_wrong_method(res, req, allowed);
+        } else if (res.status == 413) {
+          send_error(res, 413, too_large());
+        } else if (res.status == 404) {
+          send_error(
+              res,
+              404,
+              "no route " + req.method + " " + req.path.substr(0, 200) +
+                  " (see GET /v1/models and docs/serve.md)");
+        } else {
+          send_error(
+              res,
+              res.status,
+              "bad request (HTTP status " + std::to_string(res.status) + ")");
         }
-        send_error(res, res.status, why);
         return httplib::Server::HandlerResponse::Handled;
       }));
   s.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         send_error(res, 500, "internal error");
       });
-  s.set_logger([this](
-                   const httplib::Request& req, const httplib::Response& res) {
+}
+
+// One JSON line per request on stderr (unless --quiet), and the metrics.
+void HttpServer::log_requests() {
+  server_->set_logger([this](
+                          const httplib::Request& req,
+                          const httplib::Response& res) {
     const double seconds = request_start == Clock::time_point()
         ? 0.0
         : std::chrono::duration<double>(Clock::now() - request_start).count();
@@ -225,12 +310,12 @@ void HttpServer::routes() {
         {"time", utc_now()},
         {"remote", req.remote_addr},
         {"method", req.method},
-        {"path", req.path},
+        {"path", limit_length(req.path, 200)},
         {"status", res.status},
         {"ms", std::round(seconds * 1e5) / 100},
-        {"in", content_length(req)},
+        {"in", std::max<uint64_t>(announced_length(req), req.body.size())},
         {"out", res.body.size()}};
-    if (res.status >= 400 && res.body.size() < 600) {
+    if (res.status >= 400 && res.body.size() < 2000) {
       auto parsed = nlohmann::json::parse(res.body, nullptr, false);
       if (parsed.is_object() && parsed.contains("error")) {
         line["error"] = parsed["error"];
@@ -241,7 +326,11 @@ void HttpServer::routes() {
         "\n";
     std::fwrite(text.data(), 1, text.size(), stderr);
   });
+}
 
+// GET /, the health checks and /metrics.
+void HttpServer::page_and_status_routes() {
+  httplib::Server& s = *server_;
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(web_page(), "text/html; charset=utf-8");
   });
@@ -254,20 +343,6 @@ void HttpServer::routes() {
         const bool ready = !stopping_.load();
         send_json(res, ready ? 200 : 503, {{"ready", ready}});
       });
-  s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"models", names_}});
-  });
-  s.Get(
-      "/v1/models/(.+)",
-      [this](const httplib::Request& req, httplib::Response& res) {
-        const std::string name = req.matches[1];
-        if (!batchers_.count(name)) {
-          send_error(
-              res, 404, "unknown model '" + name + "' (see GET /v1/models)");
-          return;
-        }
-        send_json(res, 200, {{"name", name}, {"ready", !stopping_.load()}});
-      });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     std::vector<std::pair<std::string, int64_t>> depths;
     for (const auto& entry : batchers_) {
@@ -276,180 +351,62 @@ void HttpServer::routes() {
     res.set_content(
         metrics_.render(depths), "text/plain; version=0.0.4; charset=utf-8");
   });
+}
 
+// GET /v1/models and /v1/models/NAME; POST /v1/models/NAME:predict|explain.
+void HttpServer::model_routes() {
+  httplib::Server& s = *server_;
+  s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, {{"models", names_}});
+  });
+  s.Get(
+      "/v1/models/(.+)",
+      [this](const httplib::Request& req, httplib::Response& res) {
+        const std::string allowed = allowed_methods(req.path);
+        if (allowed != "GET") {
+          if (allowed.empty()) {
+            send_error(res, 404, "no route GET " + req.path.substr(0, 200));
+          } else {
+            send_wrong_method(res, req, allowed);
+          }
+          return;
+        }
+        const std::string name = req.matches[1];
+        if (!batchers_.count(name)) {
+          send_error(
+              res,
+              404,
+              "unknown model '" + limit_length(name, 100) +
+                  "' (see GET /v1/models)");
+          return;
+        }
+        nlohmann::json metadata = {
+            {"name", name}, {"ready", !stopping_.load()}};
+        auto labels = labels_.find(name);
+        if (labels != labels_.end()) {
+          metadata["labels"] = labels->second;
+        }
+        send_json(res, 200, metadata);
+      });
   // The body is read through a content reader: httplib's own reading would
   // refuse url-encoded bodies (curl -d's default type) over 8 KiB.
-  auto handle = [this](
-                    const httplib::Request& req,
-                    const std::string& body_text,
-                    httplib::Response& res) {
-    try {
-      const std::string target = req.matches[1];
-      const size_t colon = target.rfind(':');
-      const std::string name =
-          colon == std::string::npos ? target : target.substr(0, colon);
-      const std::string verb =
-          colon == std::string::npos ? "" : target.substr(colon + 1);
-      if (verb != "predict" && verb != "explain") {
-        throw RequestError(
-            404,
-            "no route POST " + req.path +
-                " (use /v1/models/NAME:predict or /v1/models/NAME:explain)");
-      }
-      auto batcher = batchers_.find(name);
-      if (batcher == batchers_.end()) {
-        throw RequestError(
-            404, "unknown model '" + name + "' (see GET /v1/models)");
-      }
-      const bool explain = verb == "explain";
-      auto job = std::make_shared<Job>();
-      job->method = args_.method;
-      job->abs = args_.abs;
-      job->sign = args_.sign;
-      job->visual = args_.visual;
-      job->outlier_perc = args_.outlier_perc;
-      const bool image = is_image_type(req.get_header_value("Content-Type"));
-      if (image) {
-        job->kind = explain ? JobKind::kImageExplain : JobKind::kImagePredict;
-        job->image.assign(body_text.begin(), body_text.end());
-        if (req.has_param("method")) {
-          job->method = req.get_param_value("method");
-        }
-        if (req.has_param("abs")) {
-          job->abs = req.get_param_value("abs") == "true" ||
-              req.get_param_value("abs") == "1";
-        }
-        if (req.has_param("target")) {
-          job->target = parse_target(req.get_param_value("target"));
-        }
-        if (req.has_param("sign")) {
-          job->sign = req.get_param_value("sign");
-        }
-        if (req.has_param("visual")) {
-          job->visual = req.get_param_value("visual");
-        }
-        if (req.has_param("outlier_perc")) {
-          job->outlier_perc =
-              parse_number("outlier_perc", req.get_param_value("outlier_perc"));
-        }
-        if (req.has_param("scale")) {
-          const double scale =
-              parse_number("scale", req.get_param_value("scale"));
-          if (scale < 1 || scale > 64 || scale != static_cast<int64_t>(scale)) {
-            throw RequestError(400, "scale must be an integer from 1 to 64");
-          }
-          job->scale = static_cast<int64_t>(scale);
-        }
-      } else {
-        job->kind = explain ? JobKind::kExplain : JobKind::kPredict;
-        nlohmann::json body;
-        try {
-          body = nlohmann::json::parse(body_text);
-        } catch (const nlohmann::json::parse_error& e) {
-          throw RequestError(
-              400,
-              std::string("malformed JSON body (") + e.what() +
-                  "); send {\"instances\": [...]}, or an image/png or "
-                  "image/jpeg body to :explain");
-        }
-        job->instances = parse_instances(body);
-        auto parameters = body.find("parameters");
-        if (parameters != body.end() && !parameters->is_null()) {
-          if (!parameters->is_object()) {
-            throw RequestError(400, "\"parameters\" must be a JSON object");
-          }
-          if (parameters->contains("method")) {
-            const auto& m = (*parameters)["method"];
-            if (!m.is_string()) {
-              throw RequestError(400, "\"method\" must be a string");
-            }
-            job->method = m.get<std::string>();
-          }
-          if (parameters->contains("abs")) {
-            const auto& a = (*parameters)["abs"];
-            if (!a.is_boolean()) {
-              throw RequestError(400, "\"abs\" must be true or false");
-            }
-            job->abs = a.get<bool>();
-          }
-          if (parameters->contains("target")) {
-            job->target = parse_target((*parameters)["target"]);
-          }
-        }
-      }
-      if (explain) {
-        bool known = false;
-        std::string list;
-        for (const std::string& m : methods_) {
-          known = known || m == job->method;
-          list += (list.empty() ? "" : ", ") + m;
-        }
-        if (!known) {
-          throw RequestError(
-              400,
-              "unknown method '" + job->method + "' (expected one of " + list +
-                  ")");
-        }
-        if (job->abs && job->method != "saliency") {
-          throw RequestError(400, "\"abs\" applies to method saliency only");
-        }
-      }
-      const auto timeout = std::chrono::microseconds(
-          static_cast<int64_t>(args_.request_timeout_ms * 1000));
-      job->deadline = Clock::now() + timeout;
-      if (stopping_.load() || !batcher->second->submit(job)) {
-        throw RequestError(
-            503,
-            stopping_.load()
-                ? "the server is shutting down"
-                : "the queue of model '" + name + "' is full (--max-queue " +
-                    std::to_string(args_.max_queue) + "); retry later");
-      }
-      if (!job->wait_until(job->deadline)) {
-        job->abandoned = true;
-        if (!job->done()) {
-          throw RequestError(
-              503,
-              "no result within --request-timeout-ms " +
-                  std::to_string(
-                      static_cast<int64_t>(args_.request_timeout_ms)) +
-                  "; the server is overloaded, retry later");
-        }
-      }
-      JobResult& result = job->result();
-      if (result.status != 200) {
-        throw RequestError(result.status, result.error);
-      }
-      if (job->kind == JobKind::kImageExplain) {
-        res.set_header("X-Predicted-Class", std::to_string(result.predicted));
-        res.set_header("X-Predicted-Score", std::to_string(result.score));
-        res.set_header("X-Target-Class", std::to_string(result.target));
-        res.set_content(
-            std::string(result.png.begin(), result.png.end()), "image/png");
-        return;
-      }
-      nlohmann::json list = nlohmann::json::array();
-      for (const NdArray& output : result.outputs) {
-        list.push_back(to_json(output));
-      }
-      send_json(
-          res,
-          200,
-          {{explain ? "explanations" : "predictions", std::move(list)}});
-    } catch (const RequestError& e) {
-      send_error(res, e.status(), e.what());
-    } catch (const std::bad_alloc&) {
-      send_error(res, 500, "out of memory");
-    } catch (const std::exception& e) {
-      send_error(res, 500, std::string("internal error: ") + e.what());
-    }
-  };
   s.Post(
       "/v1/models/(.+)",
-      [this, handle](
+      [this](
           const httplib::Request& req,
           httplib::Response& res,
           const httplib::ContentReader& reader) {
+        try {
+          // Before reading: a multipart form would need httplib's multipart
+          // reader, and any other refused type need not be read at all.
+          if (allowed_methods(req.path) == "POST") {
+            body_kind(req.get_header_value("Content-Type"));
+          }
+        } catch (const RequestError& e) {
+          send_error(res, e.status(), e.what());
+          res.set_header("Connection", "close"); // the body stays unread
+          return;
+        }
         std::string body;
         const bool complete = reader([&body](const char* data, size_t size) {
           body.append(data, size);
@@ -465,8 +422,101 @@ void HttpServer::routes() {
           }
           return;
         }
-        handle(req, body, res);
+        try {
+          infer(req, body, res);
+        } catch (const RequestError& e) {
+          send_error(res, e.status(), e.what());
+        } catch (const std::bad_alloc&) {
+          send_error(res, 500, "out of memory");
+        } catch (const std::exception& e) {
+          send_error(res, 500, std::string("internal error: ") + e.what());
+        }
       });
+}
+
+// A :predict or :explain request: parsed, queued for its model's batcher,
+// and answered with the result (or the job's error).
+void HttpServer::infer(
+    const httplib::Request& req,
+    const std::string& body,
+    httplib::Response& res) {
+  const std::string allowed = allowed_methods(req.path);
+  if (allowed != "POST") {
+    if (allowed.empty()) {
+      throw RequestError(
+          404,
+          "no route POST " + req.path.substr(0, 200) +
+              " (use /v1/models/NAME:predict or /v1/models/NAME:explain)");
+    }
+    res.set_header("Allow", allowed);
+    throw RequestError(
+        405,
+        "POST is not allowed on " + req.path.substr(0, 200) + ": use " +
+            allowed + " (POST goes to /v1/models/NAME:predict or :explain)");
+  }
+  const ModelRoute route = split_model_route(req.matches[1]);
+  auto batcher = batchers_.find(route.name);
+  if (batcher == batchers_.end()) {
+    throw RequestError(
+        404,
+        "unknown model '" + limit_length(route.name, 100) +
+            "' (see GET /v1/models)");
+  }
+  auto job = std::make_shared<Job>();
+  parse_request(
+      route.verb,
+      req.get_header_value("Content-Type"),
+      body,
+      [&req](const std::string& name) -> std::optional<std::string> {
+        if (!req.has_param(name.c_str())) {
+          return std::nullopt;
+        }
+        return req.get_param_value(name.c_str());
+      },
+      rules_,
+      *job);
+  const auto timeout = std::chrono::microseconds(
+      static_cast<int64_t>(args_.request_timeout_ms * 1000));
+  job->deadline = Clock::now() + timeout;
+  if (stopping_.load() || !batcher->second->submit(job)) {
+    throw RequestError(
+        503,
+        stopping_.load()
+            ? "the server is shutting down"
+            : "the queue of model '" + route.name + "' is full (--max-queue " +
+                std::to_string(args_.max_queue) + "); retry later");
+  }
+  if (!job->wait_until(job->deadline)) {
+    job->abandoned = true;
+    if (!job->done()) {
+      throw RequestError(
+          503,
+          "no result within --request-timeout-ms " +
+              std::to_string(static_cast<int64_t>(args_.request_timeout_ms)) +
+              "; the server is overloaded, retry later");
+    }
+  }
+  JobResult& result = job->result();
+  if (result.status != 200) {
+    throw RequestError(result.status, result.error);
+  }
+  if (job->kind == JobKind::kImageExplain) {
+    res.set_header("X-Predicted-Class", std::to_string(result.predicted));
+    res.set_header("X-Predicted-Score", std::to_string(result.score));
+    res.set_header("X-Target-Class", std::to_string(result.target));
+    res.set_content(
+        std::string(result.png.begin(), result.png.end()), "image/png");
+    return;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const NdArray& output : result.outputs) {
+    list.push_back(to_json(output));
+  }
+  send_json(
+      res,
+      200,
+      {{job->kind == JobKind::kExplain ? "explanations" : "predictions",
+        std::move(list)}});
 }
 
 } // namespace serve

@@ -12,10 +12,13 @@
 
 #include "batcher.h"
 #include "metrics.h"
+#include "request.h"
 #include "serve_args.h"
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 } // namespace httplib
 
 namespace guidedbp {
@@ -24,11 +27,8 @@ namespace serve {
 
 class HttpServer {
  public:
-  /// `methods`: the names "method" may take.
-  HttpServer(
-      const ServeArgs& args,
-      Backend& backend,
-      std::vector<std::string> methods);
+  /// Reads the --labels files; throws UsageError/CliError for a bad one.
+  HttpServer(const ServeArgs& args, Backend& backend);
   ~HttpServer();
 
   /// Binds --host:--port; throws CliError when it cannot.
@@ -50,12 +50,22 @@ class HttpServer {
 
  private:
   void routes();
+  void guard_routes();
+  void log_requests();
+  void page_and_status_routes();
+  void model_routes();
+  void infer(
+      const httplib::Request& req,
+      const std::string& body,
+      httplib::Response& res);
+  size_t max_body_bytes() const;
   std::string too_large() const;
 
   const ServeArgs& args_;
   Backend& backend_;
-  const std::vector<std::string> methods_;
+  RequestRules rules_;
   std::vector<std::string> names_;
+  std::map<std::string, std::vector<std::string>> labels_; ///< --labels
   Metrics metrics_;
   std::map<std::string, std::unique_ptr<Batcher>> batchers_;
   std::unique_ptr<httplib::Server> server_;

@@ -1,6 +1,7 @@
 #include "protocol.h"
 
 #include <cmath>
+#include <limits>
 
 #include "../cli_error.h"
 
@@ -25,8 +26,11 @@ void collect(
               " (instances must be rectangular nested lists of numbers)");
     }
     const double v = value.get<double>();
-    if (!std::isfinite(v)) {
-      throw RequestError(400, where + ": values must be finite");
+    if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max()) {
+      throw RequestError(
+          400,
+          where + ": " + value.dump().substr(0, 40) +
+              " is not finite in float32: values must lie within +-3.4e38");
     }
     out.push_back(static_cast<float>(v));
     return;
@@ -54,6 +58,12 @@ NdArray parse_array(const nlohmann::json& value, const std::string& where) {
   while (v->is_array()) {
     if (v->empty()) {
       throw RequestError(400, where + ": empty list (no values)");
+    }
+    if (array.shape.size() == kMaxInstanceRank) {
+      throw RequestError(
+          400,
+          where + " has more than " + std::to_string(kMaxInstanceRank) +
+              " dimensions (nested lists); no model takes that many");
     }
     array.shape.push_back(static_cast<int64_t>(v->size()));
     total *= v->size();
@@ -170,8 +180,8 @@ nlohmann::json to_json(const NdArray& array) {
 }
 
 std::string error_body(const std::string& message) {
-  return nlohmann::json{{"error", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json{{"error", limit_length(message, kMaxMessageLength)}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace serve

@@ -31,9 +31,14 @@ class RequestError : public std::runtime_error {
 /// Most numbers one request may hold (a guard before allocating).
 constexpr size_t kMaxInstanceValues = size_t(1) << 26;
 
+/// The most dimensions one instance may have (no model takes more; a
+/// tensor of hundreds of dimensions is an attack, not an input).
+constexpr size_t kMaxInstanceRank = 8;
+
 /// The "instances" of a parsed :predict/:explain body: each one example as
-/// nested lists of numbers (a bare number is a 0-d example), rectangular.
-/// Throws RequestError(400) naming the instance and what is wrong.
+/// nested lists of numbers (a bare number is a 0-d example), rectangular,
+/// at most kMaxInstanceRank deep, each value finite in float32. Throws
+/// RequestError(400) naming the instance and what is wrong.
 std::vector<NdArray> parse_instances(const nlohmann::json& body);
 
 /// One instance parsed (see parse_instances); `where` prefixes messages.

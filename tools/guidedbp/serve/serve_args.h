@@ -15,6 +15,7 @@ namespace cli {
 /// `guidedbp serve`.
 struct ServeArgs {
   std::vector<std::string> models; ///< NAME=PATH, one per --model.
+  std::vector<std::string> labels; ///< NAME=FILE, one per --labels.
   std::string host = "127.0.0.1";
   int port = 8080;
   RuntimeArgs runtime; ///< --device, --threads, --allow-tf32.
@@ -35,6 +36,8 @@ struct ServeArgs {
   int http_threads = 64;                 ///< Connections served at once.
   bool quiet = false;                    ///< No access log lines.
   std::vector<std::string> method_names; ///< The names "method" takes.
+  std::vector<std::string> visual_names; ///< The names "visual" takes.
+  std::vector<std::string> sign_names;   ///< The names "sign" takes.
 };
 
 /// Adds the `serve` subcommand to `app`, parsing into `args`; `methods` are

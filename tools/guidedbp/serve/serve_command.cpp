@@ -23,7 +23,7 @@ namespace {
 const char* kServeFooter = R"(
 Routes (KServe v1 protocol; docs/serve.md):
   GET  /v2/health/live, /v2/health/ready     liveness, readiness
-  GET  /v1/models, /v1/models/NAME           {"models": [...]}, {"name", "ready"}
+  GET  /v1/models, /v1/models/NAME           {"models": [...]}, {"name", "ready", "labels"}
   POST /v1/models/NAME:predict               {"instances": [x_0, ...]} -> {"predictions": [...]}
   POST /v1/models/NAME:explain               {"instances": [...], "parameters":
                                              {"method": M, "target": T}} -> {"explanations": [...]}
@@ -32,7 +32,8 @@ Routes (KServe v1 protocol; docs/serve.md):
   GET  /metrics                              Prometheus text format
   GET  /                                     a web page: pick a model and an image
 Errors are {"error": "..."}: 400 bad request, 404 unknown model or path,
-413 body over --max-body-mb, 503 queue full, timed out or shutting down.
+405 wrong HTTP method, 413 body over --max-body-mb, 415 unsupported
+Content-Type, 503 queue full, timed out or shutting down.
 One JSON line per request on stderr (--quiet: none).
 
 Example:
@@ -47,6 +48,8 @@ CLI::App* add_serve_command(
     ServeArgs& args,
     const std::vector<std::string>& methods) {
   args.method_names = methods;
+  args.visual_names = visual_choices();
+  args.sign_names = sign_choices();
   CLI::App* s = app.add_subcommand(
       "serve",
       "An HTTP server (KServe v1 protocol) for predictions and explanations");
@@ -55,6 +58,12 @@ CLI::App* add_serve_command(
        args.models,
        "NAME=PATH of a TorchScript model; repeat for several models")
       ->required()
+      ->take_all();
+  s->add_option(
+       "--labels",
+       args.labels,
+       "NAME=FILE: class names of model NAME, one per line (the web page and "
+       "GET /v1/models/NAME show them); repeat per model")
       ->take_all();
   s->add_option("--host", args.host, "address to listen on")
       ->capture_default_str();
@@ -132,7 +141,7 @@ int run_serve(const ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<serve::Backend> backend = serve::make_torch_backend(args);
-  serve::HttpServer server(args, *backend, args.method_names);
+  serve::HttpServer server(args, *backend);
   server.bind();
   std::fprintf(
       stderr,

@@ -18,6 +18,7 @@ fieldset{border:1px solid #ccc;padding:.8em;margin-bottom:1em}
 label{margin-right:1.2em}
 figure{display:inline-block;margin:0 1.5em 0 0;vertical-align:top}
 figure img{width:280px;height:280px;object-fit:contain;image-rendering:pixelated;border:1px solid #ddd;background:#fff}
+figure img:not([src]){visibility:hidden}
 figcaption{text-align:center;margin-top:.3em}
 table{border-collapse:collapse}td{padding:.1em .6em}
 #error{color:#b00}
@@ -48,12 +49,20 @@ const $ = (id) => document.getElementById(id);
 async function errorText(r) {
   try { return (await r.json()).error; } catch (e) { return r.status + " " + r.statusText; }
 }
+// Each model's class names (serve --labels), from GET /v1/models/NAME.
+const labels = {};
 async function loadModels() {
   const r = await fetch("/v1/models");
   const models = (await r.json()).models;
   for (const m of models) {
     const o = document.createElement("option"); o.textContent = m; $("model").appendChild(o);
+    const info = await (await fetch("/v1/models/" + encodeURIComponent(m))).json();
+    labels[m] = info.labels || [];
   }
+}
+function className(model, i) {
+  const names = labels[model] || [];
+  return i < names.length ? i + " " + names[i] : "class " + i;
 }
 async function run() {
   const file = $("file").files[0];
@@ -61,7 +70,8 @@ async function run() {
   $("error").textContent = "";
   $("status").textContent = "working";
   $("input").src = URL.createObjectURL(file);
-  const model = encodeURIComponent($("model").value);
+  const name = $("model").value;
+  const model = encodeURIComponent(name);
   const type = file.type || "image/png";
   const body = await file.arrayBuffer();
   try {
@@ -76,7 +86,7 @@ async function run() {
     $("scores").innerHTML = "";
     for (const [i, s] of ranked) {
       const row = $("scores").insertRow();
-      row.insertCell().textContent = "class " + i;
+      row.insertCell().textContent = className(name, i);
       row.insertCell().textContent = s.toFixed(4);
     }
     const q = new URLSearchParams({method: $("method").value, sign: $("sign").value,
@@ -91,9 +101,10 @@ async function run() {
       $("map").onload = resolve; $("map").onerror = reject;
       $("map").src = URL.createObjectURL(blob);
     });
-    $("mapcaption").textContent = "heat map, class " + target;
-    $("status").textContent = "done: predicted class " + e.headers.get("X-Predicted-Class") +
-        ", explained class " + target;
+    const predicted = Number(e.headers.get("X-Predicted-Class"));
+    $("mapcaption").textContent = "heat map, " + className(name, Number(target));
+    $("status").textContent = "done: predicted " + className(name, predicted) +
+        ", explained " + className(name, Number(target));
   } catch (err) {
     $("error").textContent = String(err.message || err);
     $("status").textContent = "failed";
