@@ -114,8 +114,12 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
       "neuron selector (): the tuple is empty; give indices");
   torch::Tensor selected = layer;
   bool has_range = false;
-  int64_t dim = 1;
-  for (const NeuronIndex& e : indices_) {
+  int64_t dim = 1; // in `selected`: an index removes its dimension
+  for (size_t i = 0; i < indices_.size(); ++i) {
+    const NeuronIndex& e = indices_[i];
+    // The dimension of the layer output this element indexes (1-based after
+    // the batch, as the selector's position).
+    const int64_t layer_dim = static_cast<int64_t>(i) + 1;
     const int64_t size = selected.size(dim);
     if (e.is_range()) {
       has_range = true;
@@ -129,7 +133,7 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
           ":",
           e.range().stop,
           " selects nothing of dimension ",
-          dim,
+          layer_dim,
           " (size ",
           size,
           ") of the layer output ",
@@ -145,7 +149,7 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
           ": index ",
           index,
           " is out of range for dimension ",
-          dim,
+          layer_dim,
           " (size ",
           size,
           ") of the layer output ",
@@ -156,15 +160,34 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
   if (has_range) {
     return selected.reshape({n, -1}).sum(1);
   }
-  TORCH_CHECK_VALUE(
-      selected.numel() == n,
-      "neuron selector ",
-      to_string(),
-      " leaves ",
-      selected.numel() / std::max<int64_t>(n, 1),
-      " values per example of the layer output ",
-      layer.sizes(),
-      "; give one index per dimension after the batch, or ranges to sum");
+  if (selected.numel() != n) {
+    // The selector completed both ways: zeros, or ranges over the rest.
+    std::string indices = to_string();
+    indices.pop_back(); // ')'
+    if (indices.back() == ',') {
+      indices.pop_back();
+    }
+    std::string zeros = indices;
+    std::string ranges = indices;
+    for (int64_t d = static_cast<int64_t>(indices_.size()) + 1; d < layer.dim();
+         ++d) {
+      zeros += ", 0";
+      ranges += ", 0:" + std::to_string(layer.size(d));
+    }
+    TORCH_CHECK_VALUE(
+        false,
+        "neuron selector ",
+        to_string(),
+        " leaves ",
+        selected.numel() / std::max<int64_t>(n, 1),
+        " values per example of the layer output ",
+        layer.sizes(),
+        "; give one index per dimension after the batch, e.g. ",
+        zeros,
+        "), or ranges to sum over, e.g. ",
+        ranges,
+        ")");
+  }
   return selected.reshape({n});
 }
 

@@ -626,7 +626,12 @@ def area_layers():
                 ("conv", "(2, 1, 3)", (2, 1, 3), False),
                 ("fc1", "5", 5, False),
                 ("fc2", "(1,)", (1,), False),
-                ("fc1", "(7,)", (7,), True)):
+                ("fc1", "(7,)", (7,), True),
+                # Ranges sum, as Captum's slices (issue 16: the CLI could not
+                # express them).
+                ("conv", "(0:2, 1, 3)", (slice(0, 2), 1, 3), False),
+                ("conv", "(:, 1:, -2:)", (slice(None), slice(1, None), slice(-2, None)), False),
+                ("fc1", "(2:5)", (slice(2, 5),), False)):
             def neuron(method=method, rule=rule, layer=layer, spec=spec, selector=selector,
                        to_input=to_input):
                 out = path(f"n_{method}_{layer}.npy")

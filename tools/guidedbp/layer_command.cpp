@@ -28,29 +28,19 @@ bool is_neuron_method(const std::string& method) {
 }
 
 NeuronSelector to_neuron(const std::string& text) {
-  TargetLiteral literal;
-  try {
-    literal = parse_target_literal(text);
-  } catch (const CliError& e) {
-    std::string message = e.what();
-    const std::string from = "--target";
-    const size_t at = message.find(from);
-    if (at != std::string::npos) {
-      message.replace(at, from.size(), "--neuron");
+  const NeuronLiteral literal = parse_neuron_literal(text);
+  if (literal.is_int) {
+    return NeuronSelector(literal.elements.at(0).start);
+  }
+  std::vector<NeuronIndex> indices;
+  for (const NeuronLiteral::Element& e : literal.elements) {
+    if (e.is_range) {
+      indices.emplace_back(NeuronRange{e.start, e.stop});
+    } else {
+      indices.emplace_back(e.start);
     }
-    throw CliError(message);
   }
-  if (literal.kind == TargetLiteral::Kind::kIndex) {
-    return NeuronSelector(literal.indices.at(0));
-  }
-  if (literal.kind == TargetLiteral::Kind::kTuple) {
-    return NeuronSelector(std::vector<NeuronIndex>(
-        literal.indices.begin(), literal.indices.end()));
-  }
-  throw CliError(
-      "--neuron '" + text +
-      "': a neuron is an int (2-D layer outputs) or a tuple indexing the layer "
-      "output without the batch dimension, e.g. 7 or '(5, 1, 2)'");
+  return NeuronSelector(std::move(indices));
 }
 
 } // namespace

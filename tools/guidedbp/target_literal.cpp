@@ -9,9 +9,21 @@ namespace guidedbp {
 namespace cli {
 namespace {
 
+// What a literal is for: the option it is given to and its forms, shown in
+// every message.
+struct LiteralKind {
+  const char* option;
+  const char* forms;
+};
+constexpr LiteralKind kTargetKind{
+    "--target",
+    "3, (1,2), [3,1,0], [(0,1),(2,3)]"};
+constexpr LiteralKind kNeuronKind{"--neuron", "7, (5,1,2), (0:4,1,2)"};
+
 class Parser {
  public:
-  explicit Parser(const std::string& text) : text_(text) {}
+  Parser(const std::string& text, LiteralKind kind)
+      : text_(text), kind_(kind) {}
 
   TargetLiteral parse() {
     TargetLiteral literal;
@@ -72,17 +84,17 @@ class Parser {
       shown += "...";
     }
     throw CliError(
-        "bad --target '" + shown + "': expected " + expected + " at column " +
-        std::to_string(pos_ + 1) + ", found " + found +
-        " (forms: 3, (1,2), [3,1,0], [(0,1),(2,3)])");
+        std::string("bad ") + kind_.option + " '" + shown + "': expected " +
+        expected + " at column " + std::to_string(pos_ + 1) + ", found " +
+        found + " (forms: " + kind_.forms + ")");
   }
 
   void count(size_t n = 1) {
     elements_ += n;
     if (elements_ > kMaxTargetElements) {
       throw CliError(
-          "bad --target: more than " + std::to_string(kMaxTargetElements) +
-          " indices");
+          std::string("bad ") + kind_.option + ": more than " +
+          std::to_string(kMaxTargetElements) + " indices");
     }
   }
 
@@ -198,7 +210,73 @@ class Parser {
     }
   }
 
+  // Reads one element of a neuron tuple: an integer or a range
+  // `start:stop` (either end may be left out, as in a Python slice).
+  NeuronLiteral::Element parse_neuron_element() {
+    NeuronLiteral::Element element;
+    if (peek() != ':') {
+      element.start = parse_int();
+      if (peek() != ':') {
+        return element;
+      }
+    } else {
+      count();
+    }
+    ++pos_; // ':'
+    element.is_range = true;
+    const char c = peek();
+    if (c != ',' && c != ')') {
+      element.stop = parse_int();
+    }
+    return element;
+  }
+
+ public:
+  NeuronLiteral parse_neuron() {
+    NeuronLiteral literal;
+    skip_space();
+    if (peek() == '[') {
+      fail(
+          "an integer or a tuple (a neuron is an int or a tuple indexing the "
+          "layer output, not a list)");
+    }
+    if (peek() != '(') {
+      literal.is_int = true;
+      literal.elements.push_back(parse_neuron_element());
+      if (literal.elements[0].is_range) {
+        pos_ = 0;
+        fail("an integer or a tuple '(...)' (a range goes inside a tuple)");
+      }
+    } else {
+      ++pos_;
+      if (peek() == ')') {
+        fail("an integer or a range (an empty tuple is not a neuron)");
+      }
+      literal.elements.push_back(parse_neuron_element());
+      // `(a)` is the integer a, as in Python; `(a:b)` a one-element tuple.
+      literal.is_int = peek() == ')' && !literal.elements[0].is_range;
+      while (peek() != ')') {
+        if (peek() != ',') {
+          fail("',' or ')'");
+        }
+        ++pos_;
+        if (peek() == ')') {
+          break;
+        }
+        literal.elements.push_back(parse_neuron_element());
+      }
+      ++pos_; // ')'
+    }
+    skip_space();
+    if (pos_ != text_.size()) {
+      fail("the end of the neuron");
+    }
+    return literal;
+  }
+
+ private:
   const std::string& text_;
+  LiteralKind kind_;
   size_t pos_ = 0;
   size_t elements_ = 0;
 };
@@ -218,7 +296,30 @@ std::string tuple_string(const std::vector<int64_t>& values) {
 } // namespace
 
 TargetLiteral parse_target_literal(const std::string& text) {
-  return Parser(text).parse();
+  return Parser(text, kTargetKind).parse();
+}
+
+NeuronLiteral parse_neuron_literal(const std::string& text) {
+  return Parser(text, kNeuronKind).parse_neuron();
+}
+
+std::string to_string(const NeuronLiteral& literal) {
+  auto element = [](const NeuronLiteral::Element& e) {
+    if (!e.is_range) {
+      return std::to_string(e.start);
+    }
+    return (e.start == 0 ? std::string() : std::to_string(e.start)) + ":" +
+        (e.stop == NeuronLiteral::kOpenStop ? std::string()
+                                            : std::to_string(e.stop));
+  };
+  if (literal.is_int) {
+    return element(literal.elements.at(0));
+  }
+  std::string out = "(";
+  for (size_t i = 0; i < literal.elements.size(); ++i) {
+    out += (i ? ", " : "") + element(literal.elements[i]);
+  }
+  return out + (literal.elements.size() == 1 ? ",)" : ")");
 }
 
 std::string to_string(const TargetLiteral& literal) {

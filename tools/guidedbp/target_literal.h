@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,30 @@ TargetLiteral parse_target_literal(const std::string& text);
 
 /// The literal back in Python syntax, e.g. "[(0, 1), (2, 3)]".
 std::string to_string(const TargetLiteral& literal);
+
+/// A `--neuron SPEC` literal, parsed but not yet a `guidedbp::NeuronSelector`.
+struct NeuronLiteral {
+  /// A range's `stop` when the literal leaves it out (`2:`): to the end.
+  static constexpr int64_t kOpenStop = std::numeric_limits<int64_t>::max();
+  /// One index (`5`) or one range (`0:4`, `:4`, `2:`; Python's slice).
+  struct Element {
+    int64_t start = 0;
+    int64_t stop = kOpenStop;
+    bool is_range = false;
+  };
+  /// `7` (or `(7)`): an int, for 2-D layer outputs; else a tuple.
+  bool is_int = false;
+  std::vector<Element> elements;
+};
+
+/// Parses a `--neuron` literal: an integer (`7`) or a tuple of integers and
+/// ranges (`(5, 1, 2)`, `(0:4, 1, 2)`, `(:, 3)`), as the library's
+/// NeuronSelector takes. Throws CliError saying what was expected at which
+/// column, with the --neuron forms.
+NeuronLiteral parse_neuron_literal(const std::string& text);
+
+/// The neuron literal back in Python syntax, e.g. "(0:4, 1, 2)".
+std::string to_string(const NeuronLiteral& literal);
 
 } // namespace cli
 } // namespace guidedbp
