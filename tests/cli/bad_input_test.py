@@ -553,7 +553,6 @@ def area_explain(f):
         (write("cut.png", png[:len(png) - 20]), "cut.png: corrupt PNG"),
         (write("crc.png", bytes(crc)), "crc.png: corrupt PNG"),
         (huge, "huge.png: image of 20000x20000 pixels is empty or larger than the limit"),
-        (big, "big.png: RuntimeError:"),  # 9 x 9 for a 5 x 5 model
     ]
     if jpeg is not None:
         j = open(jpeg, "rb").read()
@@ -565,6 +564,9 @@ def area_explain(f):
             (write("head.jpg", j[:200]), "head.jpg: corrupt JPEG"),
             (write("broken.jpg", bytes(broken)), "broken.jpg: corrupt JPEG"),
         ]
+
+    # Once the model has run on an image, an image it cannot take fails alone.
+    bad_images.append((big, "big.png: RuntimeError:"))  # 9 x 9 for a 5 x 5 model
 
     def keeps_going():
         out_dir = fresh_dir("out_explain_mixed")
@@ -583,7 +585,7 @@ def area_explain(f):
     check("explain bad images among a good one: all reported at the end, exit 1, good kept",
           keeps_going)
 
-    for image, words in bad_images:
+    for image, words in bad_images[:-1]:
         def alone(image=image, words=words):
             out_dir = fresh_dir("out_explain_" + os.path.basename(image).replace(".", "_"))
             proc = run("explain", "--model", rgb, "--out-dir", out_dir, image)
@@ -607,11 +609,6 @@ def area_explain(f):
             no_leftovers(out_dir)
         check(f"explain {row}", body)
 
-    per_image("model returns a tuple", [], ["returned a Tuple", "one output tensor of scores"], f["tuple"])
-    per_image("model returns a dict", [], ["returned a GenericDict", "one output tensor of scores"], f["dict"])
-    per_image("model for N x C scores of another shape", [],
-              ["the model takes 2-channel input but the image has 3", "guidedbp attribute"],
-              f["model"])
 
     def run_wide(row, argv, words, images=(good,)):
         def body():
@@ -620,7 +617,37 @@ def area_explain(f):
                          1, words, [out_dir])
         check(f"explain {row}", body)
 
+    def run_wide_model(row, model, words, argv=(), images=(good,)):
+        def body():
+            out_dir = fresh_dir("out_explain_" + row.replace(" ", "_").replace("-", ""))
+            expect_error(["explain", "--model", model, "--out-dir", out_dir] + list(argv) +
+                         list(images), 1, words, [out_dir])
+        check(f"explain {row}", body)
+
     # Mistakes that would fail every image: one line, before any image.
+    # The model fails on the whole first batch (it has run on no image yet):
+    # the preprocessed input does not fit it, whatever the image.
+    run_wide_model("model returns a tuple", f["tuple"],
+                   ["returned a Tuple", "one output tensor of scores"])
+    run_wide_model("model returns a dict", f["dict"],
+                   ["returned a GenericDict", "one output tensor of scores"])
+    run_wide_model("model for N x C scores of another shape", f["model"],
+                   ["the model takes 2-channel input but the image has 3", "guidedbp attribute"])
+    # Issue 16, finding 3: a wrong --resize failed every image with
+    # "mat1 and mat2 shapes cannot be multiplied", two lines per image.
+    many = [write_png(path(f"many_{i}.png"), (np.random.RandomState(10 + i).rand(5, 5, 3) * 255)
+                      .astype(np.uint8)) for i in range(40)]
+    for batch in ("1", "8"):
+        run_wide_model(f"--resize to a size the model cannot take, 40 images, batch {batch}",
+                       rgb, ["the model cannot run on the preprocessed images",
+                             "input [1, 3, 7, 7]", "from --resize 7", "set --resize/--center-crop"],
+                       argv=["--resize", "7", "--batch-size", batch], images=many)
+    run_wide_model("--center-crop to a size the model cannot take", rgb,
+                   ["input [1, 3, 3, 3]", "from --center-crop 3"],
+                   argv=["--center-crop", "3"], images=many)
+    run_wide_model("an image of a size the model cannot take, alone", rgb,
+                   ["big.png becomes input [1, 3, 9, 9] (as decoded)", "RuntimeError:"],
+                   images=(big,))
     run_wide("--target out of range", ["--target", "9"],
              ["--target 9 is out of range for a model with 4 classes"])
     run_wide("--target -5 out of range", ["--target", "-5"], ["--target -5 is out of range"])
@@ -638,12 +665,23 @@ def area_explain(f):
         assert "grayscale image converted to RGB" in lines[0] and "--rgb" in lines[0], lines
         assert len(os.listdir(out_dir)) == 2, os.listdir(out_dir)
     check("explain gray image for an RGB model: converted, said once", gray_converted)
-    per_image("--mean count not matching channels", ["--mean", "0.5,0.5", "--std", "1,1"],
-              ["--mean has 2 values but the image has 3 channels"])
-    per_image("--std zero", ["--mean", "0.5", "--std", "0"],
-              ["--std values must be finite and non-zero"])
-    per_image("--mean NaN", ["--mean", "nan", "--std", "1"], ["--mean values must be finite"])
-    per_image("--mean Inf", ["--mean", "inf", "--std", "1"], ["--mean values must be finite"])
+    # Normalisation that cannot fit any image: usage errors, said once before
+    # any image (issue 16, finding 3; they used to fail each image).
+    def usage(row, argv, words):
+        def body():
+            out_dir = fresh_dir("out_explain_" + row.replace(" ", "_").replace("-", ""))
+            expect_error(["explain", "--model", rgb, "--out-dir", out_dir] + argv + many, 2,
+                         words, [out_dir])
+        check(f"explain {row}: usage error, once", body)
+    usage("--mean count not matching channels", ["--mean", "0.5,0.5", "--std", "1,1"],
+          ["--mean has 2 values but every image goes to the model with 3 channels"])
+    usage("--std count not matching channels", ["--mean", "0.5", "--std", "1,1,1,1"],
+          ["--std has 4 values"])
+    usage("--std zero", ["--mean", "0.5", "--std", "0"],
+          ["--std 0: std values must be finite and non-zero"])
+    usage("--std zero among others", ["--mean", "0.5", "--std", "1,0,1"], ["--std 0"])
+    usage("--mean NaN", ["--mean", "nan", "--std", "1"], ["--mean values must be finite"])
+    usage("--mean Inf", ["--mean", "inf", "--std", "1"], ["--mean values must be finite"])
 
     def no_relu():
         out_dir = fresh_dir("out_explain_norelu")
@@ -750,6 +788,21 @@ def area_layers(f):
          ["an int selects a neuron of a 2-D layer output", "e.g. (1, 0, 0)"]),
         ("--neuron out of range", ngbp + ["--layer", "conv", "--neuron", "(3, 0, 0)"], 1,
          ["index 3 is out of range for dimension 1 (size 3)"]),
+        # Issue 16, finding 5: the third index was reported as dimension 1.
+        ("--neuron third index out of range", ngbp + ["--layer", "conv", "--neuron",
+                                                      "(2, 0, 7)"], 1,
+         ["index 7 is out of range for dimension 3 (size 5)"]),
+        ("--neuron range selects nothing", ngbp + ["--layer", "conv", "--neuron",
+                                                   "(0, 5:9, 1)"], 1,
+         ["range 5:9 selects nothing of dimension 2 (size 5)"]),
+        ("--neuron too short: both completions shown",
+         ngbp + ["--layer", "conv", "--neuron", "(2, 1)"], 1,
+         ["leaves 5 values per example", "e.g. (2, 1, 0)", "e.g. (2, 1, 0:5)"]),
+        ("--neuron range outside a tuple", ngbp + ["--layer", "conv", "--neuron", "0:2"], 1,
+         ["bad --neuron '0:2'", "a range goes inside a tuple", "(0:4,1,2)"]),
+        ("--neuron parse error lists the --neuron forms",
+         ngbp + ["--layer", "conv", "--neuron", "(1,,2)"], 1,
+         ["forms: 7, (5,1,2), (0:4,1,2)"]),
         ("--neuron too long", ngbp + ["--layer", "conv", "--neuron", "(0, 0, 0, 0)"], 1,
          ["has 4 indices"]),
         ("--neuron leaves several values", ngbp + ["--layer", "conv", "--neuron", "(0,)"], 1,

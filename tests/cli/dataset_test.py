@@ -349,8 +349,107 @@ def area_interrupt():
     check("interrupt: SIGINT (Ctrl-C) likewise, exit 130",
           lambda: stop(signal.SIGINT, 130, "SIGINT"))
 
+class DarkBlind(nn.Module):
+    """N x 3 x 8 x 8 -> N x 5 through relu(x - 0.5): an image darker than
+    0.5 everywhere switches every ReLU off, so its map is blank (zero)."""
 
-AREAS = {"dataset": area_dataset, "interrupt": area_interrupt}
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 8 * 8, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.relu(x - 0.5).flatten(1))
+
+
+def on_terminal(argv):
+    """Runs the CLI with stderr on a pseudo-terminal; (exit code, stderr bytes)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([ARGS.cli] + argv, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=300), out
+
+
+def area_quality():
+    """Issue 16: blank maps are counted and listed per image; the progress bar
+    is redrawn a few times a second, not per image, and estimates the time
+    left only from several images."""
+    _, model = make_model(DarkBlind, "dark_blind.pt", 3)
+    root = harness.path("quality")
+    rs = np.random.RandomState(4)
+    dark = set()
+    for i in range(12):
+        p = os.path.join(root, f"img{i:02d}.png")
+        os.makedirs(root, exist_ok=True)
+        if i % 4 == 1:  # 3 dark images: blank maps
+            write_png(p, (rs.rand(8, 8, 3) * 100).astype(np.uint8))
+            dark.add(p)
+        else:
+            write_png(p, (155 + rs.rand(8, 8, 3) * 100).astype(np.uint8))
+
+    def blank_maps():
+        out = harness.path("quality_out")
+        manifest = harness.path("quality.jsonl")
+        proc = run("explain", "--model", model, "--out-dir", out, "--manifest", manifest,
+                   "--batch-size", "4", root, expect=0)
+        records = {r["input"]: r for r in map(json.loads, open(manifest).read().splitlines())}
+        assert len(records) == 12, records.keys()
+        for p, r in records.items():
+            assert r["status"] == "ok", r
+            if p in dark:
+                assert len(r["warnings"]) == 1 and "heat map is blank" in r["warnings"][0], r
+            else:
+                assert r["warnings"] == [], r
+        err = proc.stderr.splitlines()
+        # The warning once (with its first image), then the summary that counts them.
+        assert len(err) == 2, proc.stderr
+        assert err[0].startswith("guidedbp: warning: ") and "heat map is blank" in err[0], err
+        assert "12 explained, 0 failed of 12 images" in err[1], err[1]
+        assert f"3 of the explained with warnings (a blank map), listed in {manifest}" in err[1], \
+            err[1]
+        proc = run("explain", "--model", model, "--out-dir", harness.path("quality_out2"),
+                   root, expect=0)
+        assert "3 of the explained with warnings" in proc.stderr and "--manifest FILE" in \
+            proc.stderr, proc.stderr
+    check("quality: blank maps listed per image in the manifest and counted in the summary",
+          blank_maps)
+
+    many = harness.path("quality_many")
+    os.makedirs(many, exist_ok=True)
+    for i in range(300):
+        write_png(os.path.join(many, f"m{i:03d}.png"),
+                  (155 + rs.rand(8, 8, 3) * 100).astype(np.uint8))
+
+    def progress_bar():
+        t0 = time.monotonic()
+        code, err = on_terminal(["explain", "--model", model, "--out-dir",
+                                 harness.path("quality_bar"), many])
+        took = time.monotonic() - t0
+        assert code == 0, err[-500:]
+        draws = err.split(b"\r\x1b[K[")[1:]
+        # At most 10 redraws a second, and the last one; one per image before.
+        assert 1 <= len(draws) <= 2 + 10 * took, (len(draws), took)
+        assert len(draws) < 300, len(draws)
+        for d in draws:
+            done = int(d.split(b"]", 1)[1].split(b"/", 1)[0])
+            if done < 3:
+                assert b"images/s" not in d and b"left" not in d, d
+        assert len(err) < 300 * 20, len(err)  # it was ~90 bytes per image
+    check("quality: the terminal progress bar is redrawn at most 10 times a second",
+          progress_bar)
+
+
+AREAS = {"dataset": area_dataset, "interrupt": area_interrupt, "quality": area_quality}
 
 if __name__ == "__main__":
     sys.exit(harness.main(__doc__, AREAS))

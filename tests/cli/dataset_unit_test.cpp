@@ -21,6 +21,7 @@
 
 #include "cli_error.h"
 #include "dataset.h"
+#include "file_util.h"
 #include "manifest.h"
 #include "output_names.h"
 #include "shard.h"
@@ -112,16 +113,6 @@ std::function<const char*(const char*)> env_of(const Env& env) {
     auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();
   };
-}
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 std::set<std::string> files_in(const std::string& folder) {
@@ -625,6 +616,33 @@ TEST_F(DatasetTest, ManifestLinesParseBackAndAppend) {
   EXPECT_EQ(third["input"], "data/c.jpg");
   EXPECT_EQ(third["predicted"], 0);
   EXPECT_TRUE(third["score"].is_null()); // NaN is not JSON
+  // Warnings: always a list, in the last place.
+  EXPECT_EQ(first["warnings"], nlohmann::json::array());
+  EXPECT_EQ(second["warnings"], nlohmann::json::array());
+  EXPECT_GT(lines[0].find("\"warnings\":[]}"), lines[0].find("\"outputs\""));
+}
+
+TEST_F(DatasetTest, ManifestListsAnImagesWarnings) {
+  const std::string path = at("warned.jsonl");
+  {
+    Manifest manifest(path);
+    ManifestRecord r;
+    r.input = "dark.png";
+    r.targets = {1};
+    r.outputs = {"maps/dark_class1.png"};
+    r.warnings = {
+        "the attribution has no absolute_value values (all are zero): "
+        "the heat map is blank"};
+    manifest.write(r);
+  }
+  std::vector<std::string> lines = read_lines(path);
+  ASSERT_EQ(lines.size(), 1u);
+  auto record = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(record["status"], "ok");
+  ASSERT_EQ(record["warnings"].size(), 1u);
+  EXPECT_NE(
+      record["warnings"][0].get<std::string>().find("heat map is blank"),
+      std::string::npos);
 }
 
 TEST_F(DatasetTest, ManifestStartsANewLineAfterACutOne) {

@@ -42,24 +42,6 @@ namespace guidedbp {
 namespace cli {
 namespace {
 
-std::vector<std::string> read_labels(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
-  std::vector<std::string> labels;
-  std::string line;
-  for (uint8_t byte : bytes) {
-    if (byte == '\n') {
-      labels.push_back(line);
-      line.clear();
-    } else if (byte != '\r') {
-      line += static_cast<char>(byte);
-    }
-  }
-  if (!line.empty()) {
-    labels.push_back(line);
-  }
-  return labels;
-}
-
 std::string format_score(double p) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.4f", p);
@@ -175,6 +157,9 @@ class ExplainRun {
       torch::Tensor& probs,
       std::vector<int64_t>& predicted);
   FinishedImage draw(ModelResult result) const;
+  std::string first_batch_failure(
+      const LoadedImage& loaded,
+      const std::exception& e) const;
   std::string class_name(int64_t index) const;
 
   const ExplainArgs& args_;
@@ -232,7 +217,7 @@ ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
   // Everything that would fail every image is checked before the first
   // one: the labels, the model, the method, the out-dir, the manifest.
   if (!args.labels.empty()) {
-    labels_ = read_labels(args.labels);
+    labels_ = read_lines(args.labels);
   }
   device_ = apply_runtime(args.runtime);
   module_ = load_model(args.model);
@@ -242,6 +227,7 @@ ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
       preprocess_.channels = *channels;
     }
   }
+  check_normalization(preprocess_);
   if (grad_cam_) {
     guided_grad_cam_ = std::make_unique<GuidedGradCam>(module_, args.layer);
   } else {
@@ -468,10 +454,47 @@ std::vector<ModelResult> ExplainRun::explain_batch(
       ModelResult failed_result;
       failed_result.item = loaded.item;
       loaded.error = model_error_line(e);
+      if (!options_fit_output_ && &loaded == &batch.back() &&
+          std::all_of(batch.begin(), batch.end(), [](const LoadedImage& l) {
+            return !l.error.empty();
+          })) {
+        // The model has run on no image yet, and every image of the first
+        // batch fails alone: the preprocessed input does not fit the model
+        // (a size, a channel count), so every image would. Say it once.
+        throw RunWideError(first_batch_failure(loaded, e));
+      }
       results.push_back(std::move(failed_result));
     }
   }
   return results;
+}
+
+std::string ExplainRun::first_batch_failure(
+    const LoadedImage& loaded,
+    const std::exception& e) const {
+  const std::string mismatch = channel_mismatch_message(error_line(e));
+  if (!mismatch.empty()) {
+    return mismatch;
+  }
+  if (!failed_inside_model(e)) {
+    return error_line(e); // around the model, e.g. its output's type
+  }
+  const PreprocessArgs& pre = args_.preprocess;
+  std::string made_by = "as decoded";
+  if (!pre.resize.empty() || pre.center_crop > 0) {
+    made_by = "from";
+    if (!pre.resize.empty()) {
+      made_by += " --resize " + pre.resize;
+    }
+    if (pre.center_crop > 0) {
+      made_by += " --center-crop " + std::to_string(pre.center_crop);
+    }
+  }
+  return "the model cannot run on the preprocessed images: " +
+      loaded.item->path + " becomes input " +
+      c10::str(loaded.input.input.sizes()) + " (" + made_by +
+      ") and the model says: " + limit_length(error_line(e), 200) +
+      "; set --resize/--center-crop to the input size the model was made for";
 }
 
 // Draws, encodes and writes one image's outputs, all or nothing (on a
@@ -560,6 +583,7 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
       finished.record.outputs.push_back(panel_png);
     }
     files.commit();
+    finished.record.warnings = finished.warnings;
     finished.record.predicted = result.predicted;
     finished.record.score = result.probs[result.predicted].item<double>();
     finished.record.targets = result.targets;
@@ -618,6 +642,7 @@ int ExplainRun::run() {
   size_t next = 0;
   size_t done = 0;
   size_t explained = 0;
+  size_t warned = 0; // explained, with warnings about their maps
   std::vector<std::string> failures;
 
   auto take_loaded = [&]() {
@@ -639,6 +664,7 @@ int ExplainRun::run() {
     progress.clear();
     if (finished.error.empty()) {
       ++explained;
+      warned += finished.record.warnings.empty() ? 0 : 1;
       for (const std::string& line : finished.lines) {
         std::fprintf(stdout, "%s\n", line.c_str());
       }
@@ -745,7 +771,8 @@ int ExplainRun::run() {
   const int signal = interrupt.signal();
   const size_t not_done = todo.size() - done;
   if (!args_.quiet &&
-      (progress.shown() || signal != 0 || skipped > 0 || shard_.count > 1)) {
+      (progress.shown() || signal != 0 || skipped > 0 || shard_.count > 1 ||
+       warned > 0)) {
     const double seconds = progress.elapsed();
     std::string text = std::to_string(explained) + " explained, " +
         std::to_string(failures.size()) + " failed";
@@ -767,7 +794,17 @@ int ExplainRun::run() {
         " in %s, %.1f images/s",
         format_duration(seconds).c_str(),
         seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
-    std::fprintf(stderr, "guidedbp: %s%s\n", text.c_str(), rate);
+    std::string warnings;
+    if (warned > 0) {
+      // Each distinct warning was printed once, with its first image; the
+      // manifest lists every image's.
+      warnings = "; " + std::to_string(warned) + " of the explained with " +
+          "warnings (a blank map), " +
+          (manifest_ ? "listed in " + manifest_->path()
+                     : std::string("--manifest FILE lists them"));
+    }
+    std::fprintf(
+        stderr, "guidedbp: %s%s%s\n", text.c_str(), rate, warnings.c_str());
   }
   if (signal != 0) {
     std::fprintf(

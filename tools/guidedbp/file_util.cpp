@@ -172,5 +172,23 @@ void StagedFiles::discard() noexcept {
   entries_.clear();
 }
 
+std::vector<std::string> read_lines(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  std::vector<std::string> lines;
+  std::string line;
+  for (uint8_t byte : bytes) {
+    if (byte == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else if (byte != '\r') {
+      line += static_cast<char>(byte);
+    }
+  }
+  if (!line.empty()) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 } // namespace cli
 } // namespace guidedbp

@@ -15,6 +15,11 @@ constexpr uint64_t kMaxFileBytes = uint64_t(4) << 30;
 /// "is a directory", "cannot read: <strerror>", larger than kMaxFileBytes).
 std::vector<uint8_t> read_file(const std::string& path);
 
+/// The lines of a text file (a labels file: one class name per line), "\n"
+/// or "\r\n" ended; a last line without an end counts. Throws CliError like
+/// read_file.
+std::vector<std::string> read_lines(const std::string& path);
+
 /// The lower-cased extension of `path` including the dot (".npy"), or "".
 std::string extension(const std::string& path);
 

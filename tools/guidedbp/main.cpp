@@ -137,6 +137,41 @@ void add_runtime_options(CLI::App* command, RuntimeArgs& args) {
       "percent (default: off, full float32)");
 }
 
+namespace {
+
+// "0.485,0.456,0.406" as numbers; a CLI11 validation error (exit 2) else.
+std::vector<double> number_list(
+    const std::string& option,
+    const std::string& text) {
+  std::vector<double> values;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string part = text.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size()) {
+      throw CLI::ValidationError(
+          option,
+          "'" + text + "' is not a number or comma-separated numbers (e.g. " +
+              option + " 0.5 or " + option + " 0.485,0.456,0.406)");
+    }
+    values.push_back(value);
+    if (comma == std::string::npos) {
+      return values;
+    }
+    start = comma + 1;
+  }
+}
+
+} // namespace
+
 void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
   app->add_option(
       "--resize",
@@ -154,15 +189,22 @@ void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
          args.center_crop,
          "crop an N x N square from the centre")
       ->check(CLI::Range(int64_t(1), int64_t(16384)));
-  CLI::Option* mean =
-      app->add_option(
-             "--mean", args.mean, "per-channel mean R,G,B (or one value)")
-          ->delimiter(',')
-          ->allow_extra_args(false); // one token: never a following image
-  CLI::Option* std =
-      app->add_option("--std", args.std, "per-channel std R,G,B (or one value)")
-          ->delimiter(',')
-          ->allow_extra_args(false);
+  // One token each ("0.5,0.5,0.5"): never a following image, and --help
+  // shows one value, not a list.
+  CLI::Option* mean = app->add_option_function<std::string>(
+                             "--mean",
+                             [&args](const std::string& text) {
+                               args.mean = number_list("--mean", text);
+                             },
+                             "per-channel mean R,G,B (or one value)")
+                          ->type_name("M[,M,M]");
+  CLI::Option* std = app->add_option_function<std::string>(
+                            "--std",
+                            [&args](const std::string& text) {
+                              args.std = number_list("--std", text);
+                            },
+                            "per-channel std R,G,B (or one value)")
+                         ->type_name("S[,S,S]");
   CLI::Option* normalize =
       app->add_option(
              "--normalize",
@@ -270,7 +312,8 @@ int main(int argc, char** argv) {
         attribute.has_neuron = true;
       },
       "neuron methods: the neuron of the layer output (without the batch "
-      "dimension): an int for 2-D layer outputs (7) or a tuple ('(5, 1, 2)')");
+      "dimension): an int for 2-D layer outputs (7) or a tuple ('(5, 1, 2)'); "
+      "a range start:stop in the tuple sums over it ('(0:4, 1, 2)')");
   a->add_flag(
       "--attribute-to-neuron-input",
       attribute.attribute_to_neuron_input,

@@ -49,6 +49,7 @@ std::string manifest_line(const ManifestRecord& record) {
       : nlohmann::ordered_json(nullptr);
   line["targets"] = record.targets;
   line["outputs"] = record.outputs;
+  line["warnings"] = record.warnings;
   // File names need not be UTF-8; JSON must be: replace bad bytes (U+FFFD)
   // rather than lose the record.
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +

@@ -26,6 +26,9 @@ struct ManifestRecord {
   /// The files written, as the run prints them (--out-dir joined with the
   /// file's name).
   std::vector<std::string> outputs;
+  /// What was wrong with this image's maps though they were written (a
+  /// blank map: an attribution that is zero everywhere), one line each.
+  std::vector<std::string> warnings;
 };
 
 // clang-format off
@@ -33,8 +36,8 @@ struct ManifestRecord {
 /// image, one line each, as each image finishes, so an interrupted run loses
 /// no finished image's record:
 ///
-///   {"input":"data/a.jpg","status":"ok","error":null,"predicted":207,"score":0.8731,"targets":[207],"outputs":["maps/a_class207.png"]}
-///   {"input":"data/b.jpg","status":"error","error":"data/b.jpg: not a PNG or JPEG image (unknown signature)","predicted":null,"score":null,"targets":[],"outputs":[]}
+///   {"input":"data/a.jpg","status":"ok","error":null,"predicted":207,"score":0.8731,"targets":[207],"outputs":["maps/a_class207.png"],"warnings":[]}
+///   {"input":"data/b.jpg","status":"error","error":"data/b.jpg: not a PNG or JPEG image (unknown signature)","predicted":null,"score":null,"targets":[],"outputs":[],"warnings":[]}
 ///
 /// NOTE: each line goes to the file in one append write (O_APPEND) as soon
 /// as write() is called, so shards on one machine may share a file; on a
@@ -65,7 +68,7 @@ class Manifest {
 
   /// Appends `record` as one line {"input", "status": "ok"|"error", "error"
   /// (null when ok), "predicted", "score" (null when unknown or not finite),
-  /// "targets", "outputs"} and hands it to the system at once.
+  /// "targets", "outputs", "warnings"} and hands it to the system at once.
   /// NOTE: throws CliError when the write fails (a full disk).
   void write(const ManifestRecord& record);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <regex>
 #include <string>
 
@@ -66,6 +67,22 @@ PreprocessOptions preprocess_options(const PreprocessArgs& args) {
   if (args.mean.empty() != args.std.empty()) {
     throw UsageError("--mean and --std go together");
   }
+  // Every image would fail the same way: a usage error, said once.
+  for (double v : args.std) {
+    if (v == 0.0 || !std::isfinite(v)) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%g", v);
+      throw UsageError(
+          std::string("--std ") + text +
+          ": std values must be finite and non-zero (a zero std divides by "
+          "zero); e.g. --std 0.5, or --normalize imagenet");
+    }
+  }
+  for (double v : args.mean) {
+    if (!std::isfinite(v)) {
+      throw UsageError("--mean values must be finite numbers");
+    }
+  }
   PreprocessOptions options;
   if (!args.resize.empty()) {
     options.resize = parse_resize(args.resize);
@@ -81,6 +98,26 @@ PreprocessOptions preprocess_options(const PreprocessArgs& args) {
     options.std = {0.229, 0.224, 0.225};
   }
   return options;
+}
+
+void check_normalization(const PreprocessOptions& options) {
+  const int64_t channels =
+      options.grayscale ? 1 : (options.rgb ? 3 : options.channels);
+  if (channels <= 0) {
+    return; // images stay as decoded: checked per image
+  }
+  for (const auto& [values, name] :
+       {std::make_pair(&options.mean, "mean"),
+        std::make_pair(&options.std, "std")}) {
+    if (values->size() > 1 &&
+        static_cast<int64_t>(values->size()) != channels) {
+      throw UsageError(
+          std::string("--") + name + " has " + std::to_string(values->size()) +
+          " values but every image goes to the model with " +
+          std::to_string(channels) + " channel" + (channels == 1 ? "" : "s") +
+          ": give 1 value or " + std::to_string(channels));
+    }
+  }
 }
 
 Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {

@@ -61,13 +61,20 @@ struct Preprocessed {
 
 /// The options the command-line flags ask for (`--normalize imagenet`: mean
 /// 0.485,0.456,0.406, std 0.229,0.224,0.225). Throws UsageError for a bad
-/// --resize, --grayscale with --rgb, or --mean without --std (and the
-/// reverse). `channels` is left 0: the caller sets it from the model.
+/// --resize, --grayscale with --rgb, --mean without --std (and the
+/// reverse), a zero or non-finite --std or a non-finite --mean. `channels` is
+/// left 0: the caller sets it from the model.
 PreprocessOptions preprocess_options(const PreprocessArgs& args);
 
 /// The sizes `--resize` takes: "N" gives {N}, "H,W" gives {H, W}, each
 /// 1 to 16384. Throws UsageError naming --resize and the expected form.
 std::vector<int64_t> parse_resize(const std::string& text);
+
+/// Checks once, before any image, that `mean` and `std` fit the channel count
+/// every image is converted to (1 with `grayscale`, 3 with `rgb`, else
+/// `channels`; nothing to check when that is 0). Throws UsageError naming
+/// the counts.
+void check_normalization(const PreprocessOptions& options);
 
 /// Applies `options` to `image`. Throws CliError for a mean/std whose length
 /// matches neither 1 nor the channel count, or a zero std.

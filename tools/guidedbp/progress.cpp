@@ -43,11 +43,16 @@ double Progress::elapsed() const {
 }
 
 std::string Progress::rate_and_eta(size_t done) const {
-  const double seconds = elapsed();
-  if (done == 0 || seconds <= 0.0) {
+  // Timed from the first item done, not from the start: the first one pays
+  // for loading and warming up, and one item says nothing of the rate.
+  if (done < kFirstEstimateAfter || first_done_ < 0.0) {
     return "";
   }
-  const double rate = static_cast<double>(done) / seconds;
+  const double seconds = elapsed() - first_done_;
+  if (seconds <= 0.0) {
+    return "";
+  }
+  const double rate = static_cast<double>(done - 1) / seconds;
   char buffer[96];
   std::snprintf(buffer, sizeof(buffer), ", %.1f images/s", rate);
   std::string text = buffer;
@@ -59,6 +64,9 @@ std::string Progress::rate_and_eta(size_t done) const {
 }
 
 void Progress::update(size_t done, const std::string& label) {
+  if (done > 0 && first_done_ < 0.0) {
+    first_done_ = elapsed();
+  }
   if (mode_ == Mode::kLog) {
     const double now = elapsed();
     if (now - last_log_ < log_every_) {
@@ -74,6 +82,13 @@ void Progress::update(size_t done, const std::string& label) {
     std::fflush(stderr);
     shown_ = true;
   } else if (mode_ == Mode::kTerminal) {
+    // At most kRedrawsPerSecond redraws (and the last one): a fast run
+    // must not write a bar per item.
+    const double now = elapsed();
+    if (done < total_ && now - last_draw_ < 1.0 / kRedrawsPerSecond) {
+      return;
+    }
+    last_draw_ = now;
     constexpr int kWidth = 24;
     int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
     std::string bar(static_cast<size_t>(filled), '#');

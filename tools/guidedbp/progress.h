@@ -8,11 +8,16 @@ namespace guidedbp {
 namespace cli {
 
 /// Progress of a run over many items, on stderr. On a terminal: a one-line
-/// bar with the rate (items/s) and the time left, redrawn in place. Not on a
-/// terminal (a log file, a batch job): a plain line every `log_every`
-/// seconds. Nothing when `quiet`, or for a run of one item.
+/// bar with the rate (items/s) and the time left, redrawn in place at most
+/// kRedrawsPerSecond times a second. Not on a terminal (a log file, a batch
+/// job): a plain line every `log_every` seconds. Nothing when `quiet`, or
+/// for a run of one item. The rate and the time left are timed from the
+/// first item done and shown from the kFirstEstimateAfter-th on.
 class Progress {
  public:
+  static constexpr double kRedrawsPerSecond = 10;
+  static constexpr size_t kFirstEstimateAfter = 3;
+
   Progress(size_t total, bool quiet, double log_every_seconds = 30.0);
   ~Progress();
   Progress(const Progress&) = delete;
@@ -39,6 +44,8 @@ class Progress {
   double log_every_;
   std::chrono::steady_clock::time_point start_;
   double last_log_ = 0.0;
+  double last_draw_ = -1.0;  ///< When the bar was drawn last (terminal).
+  double first_done_ = -1.0; ///< When the first item was done.
   bool drawn_ = false;
   bool shown_ = false;
 };

@@ -24,6 +24,18 @@ inline std::string error_line(const std::exception& error) {
       c10_error ? c10_error->what_without_backtrace() : error.what());
 }
 
+/// Whether `error` was raised inside a TorchScript model's own code (the
+/// interpreter's "The following operation failed" report), e.g. a layer
+/// refusing the input's shape, rather than by a check around the model.
+inline bool failed_inside_model(const std::exception& error) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
+  const std::string message =
+      c10_error ? c10_error->what_without_backtrace() : error.what();
+  return message.find(
+             "The following operation failed in the TorchScript "
+             "interpreter") != std::string::npos;
+}
+
 /// Sends each warning (TORCH_WARN) raised while alive to `on_line`, as one
 /// line (`summarize_error`).
 class WarningLines {
