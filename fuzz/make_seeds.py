@@ -89,6 +89,9 @@ def target_seeds():
         "bad_float": "1.5", "bad_mixed": "[(1), 2]", "bad_empty_list": "[]",
         "bad_empty_tuple": "()", "bad_unclosed": "[(1, 2", "bad_nested": "[[1]]",
         "bad_trailing": "3 4", "bad_control": "[1,\x012]", "whitespace": "\t[ 1 ,\n 2 ]\r",
+        # --neuron literals (the same bytes are parsed both ways).
+        "neuron_ranges": "(0:4, 1, 2)", "neuron_open": "(:, 3:, :-1)",
+        "neuron_range1": "(2:5)", "bad_neuron_bare_range": "0:4",
     }
     for name, text in seeds.items():
         write("fuzz_target_literal", name + ".txt", text.encode("latin1"))
@@ -154,14 +157,48 @@ def image_seeds():
     write(out, "bad_signature.bin", b"GIF89a" + b"\0" * 10)
 
 
+def request(verb, content_type, query, body):
+    """A fuzz_serve_request input: verb byte, Content-Type, query, body."""
+    return bytes([1 if verb == "explain" else 0]) + content_type.encode() + b"\n" + \
+        query.encode() + b"\n" + body
+
+
+def serve_request_seeds():
+    t = "fuzz_serve_request"
+    x = np.random.default_rng(1).standard_normal((2, 1, 3, 3)).round(3).tolist()
+    import json
+    j = lambda o: json.dumps(o).encode()  # noqa: E731
+    png = png_bytes(Image.fromarray(np.zeros((4, 4), dtype=np.uint8)))
+    write(t, "predict_json", request("predict", "application/json", "", j({"instances": x})))
+    write(t, "explain_target", request("explain", "application/json; charset=utf-8", "",
+                                       j({"instances": x, "parameters": {"target": 3}})))
+    write(t, "explain_literal", request("explain", "", "", j(
+        {"instances": x, "parameters": {"method": "saliency", "abs": True,
+                                        "target": "[(0, 1), (2, 3)]"}})))
+    write(t, "scalar_instances", request("predict", "text/plain", "", b'{"instances": [1, 2.5e3]}'))
+    write(t, "curl_default", request("predict", "application/x-www-form-urlencoded", "",
+                                     b'{"instances": [[1e38, -1e-40]]}'))
+    write(t, "image_query", request("explain", "IMAGE/PNG", "target=-1&method=deconvolution&"
+                                    "sign=all&visual=blended_heat_map&outlier_perc=1.5&scale=8",
+                                    png))
+    write(t, "image_jpg", request("predict", "image/jpg", "", b"\xff\xd8\xff"))
+    write(t, "multipart", request("explain", "multipart/form-data; boundary=x", "",
+                                  b"--x\r\nContent-Disposition: form-data; name=file\r\n\r\n"))
+    write(t, "deep", request("predict", "application/json", "",
+                             b'{"instances": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}"))
+    write(t, "huge_number", request("predict", "application/json", "", b'{"instances": [1e999]}'))
+    write(t, "ragged", request("predict", "application/json", "", b'{"instances": [[1], [1, 2]]}'))
+
+
 def main():
-    for target in ("fuzz_npy", "fuzz_target_literal", "fuzz_image"):
+    for target in ("fuzz_npy", "fuzz_target_literal", "fuzz_image", "fuzz_serve_request"):
         path = os.path.join(CORPUS, target)
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path)
     npy_seeds()
     target_seeds()
     image_seeds()
+    serve_request_seeds()
 
 
 if __name__ == "__main__":
