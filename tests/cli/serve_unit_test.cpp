@@ -143,7 +143,6 @@ namespace {
 
 RequestRules test_rules() {
   RequestRules rules;
-  rules.methods = {"guided-backprop", "deconvolution", "saliency"};
   rules.visuals = {"heat_map", "blended_heat_map"};
   rules.signs = {"absolute_value", "all"};
   return rules;

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "file_util.h"
 #include "layer_command.h"
+#include "method_catalogue.h"
 #include "methods.h"
 #include "model_io.h"
 #include "npy_format.h"
@@ -132,12 +133,18 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
-  check_layer_usage(args);
-  if (!is_layer_method(args.method)) {
-    check_method_options(args.method, args.abs);
-  } else if (args.abs) {
-    throw UsageError("--abs applies to --method saliency only");
-  }
+  const MethodInfo& method_info =
+      find_method(args.method, MethodCommand::kAttribute);
+  MethodOptions given;
+  given.abs = args.abs;
+  given.layer = !args.layer.empty();
+  given.interpolate = args.has_interpolate;
+  given.layer_input = args.attribute_to_layer_input;
+  given.neuron = args.has_neuron;
+  given.neuron_input = args.attribute_to_neuron_input;
+  given.target = !args.targets.empty();
+  check_method_options(method_info, given, MethodCommand::kAttribute);
+  check_layer_literals(args);
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));
@@ -186,7 +193,7 @@ int run_attribute(const AttributeArgs& args) {
     }
   }
   std::vector<torch::Tensor> attributions;
-  if (is_layer_method(args.method)) {
+  if (method_info.needs_layer()) {
     for (const torch::Tensor& a :
          layer_attributions(module, args, on_device, targets, stacked, extra)) {
       attributions.push_back(a.to(torch::kCPU));

@@ -110,20 +110,12 @@ struct ExplainArgs {
   double progress_every = 30.0; ///< seconds between progress lines in logs
 };
 
-/// The accepted values of `--method`, `--visual` and `--sign`, from the
-/// tables that implement them (methods.cpp, the library's visualization
-/// names), so that the parser's checks and help never drift from them.
-std::vector<std::string> method_choices();
+/// The accepted values of `--visual` and `--sign`, from the library's
+/// visualization names, so that the parser's checks and help never drift
+/// from them. (`--method`: method_catalogue.h.)
 std::vector<std::string> visual_choices();
 std::vector<std::string> sign_choices();
 
-/// Throws UsageError for `--abs` with a method other than saliency, or an
-/// unknown method.
-void check_method_options(const std::string& method, bool abs);
-
-/// The layer and neuron methods of `attribute` (layer_command.cpp):
-/// guided-gradcam, neuron-guided-backprop, neuron-deconvolution.
-std::vector<std::string> layer_method_choices();
 /// `--interpolate` values, from the library's InterpolateMode names.
 std::vector<std::string> interpolate_choices();
 

@@ -8,6 +8,7 @@ set(GUIDEDBP_CLI_CORE_SOURCES
   image_io.cpp
   interrupt.cpp
   manifest.cpp
+  method_catalogue.cpp
   npy_format.cpp
   output_names.cpp
   panel.cpp

@@ -26,6 +26,7 @@
 #include "interrupt.h"
 #include "layer_command.h"
 #include "manifest.h"
+#include "method_catalogue.h"
 #include "methods.h"
 #include "model_io.h"
 #include "output_names.h"
@@ -183,23 +184,13 @@ class ExplainRun {
 
 ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
   // (--grayscale with --rgb, --target with --top-k: CLI11 rejects them.)
-  grad_cam_ = args.method == "guided-gradcam";
-  if (!grad_cam_) {
-    check_method_options(args.method, args.abs);
-  } else if (args.abs) {
-    throw UsageError("--abs applies to --method saliency only");
-  }
-  if (grad_cam_ && args.layer.empty()) {
-    throw UsageError(
-        "--method guided-gradcam needs --layer PATH (`guidedbp layers --model "
-        "M.pt` lists them)");
-  }
-  if (!grad_cam_ &&
-      (!args.layer.empty() || args.has_interpolate || args.gradcam_map)) {
-    throw UsageError(
-        "--layer, --interpolate and --gradcam-map apply to --method "
-        "guided-gradcam only");
-  }
+  const MethodInfo& method = find_method(args.method, MethodCommand::kExplain);
+  MethodOptions given;
+  given.abs = args.abs;
+  given.layer = !args.layer.empty();
+  given.interpolate = args.has_interpolate || args.gradcam_map;
+  check_method_options(method, given, MethodCommand::kExplain);
+  grad_cam_ = method.kind == MethodKind::kLayer;
   if (args.images.empty() && args.files_from.empty()) {
     throw UsageError(
         "no images: give image files or folders, or --files-from LIST");

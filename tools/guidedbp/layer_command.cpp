@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli_error.h"
+#include "method_catalogue.h"
 #include "model_io.h"
 #include "npy_format.h"
 #include "target_literal.h"
@@ -22,10 +23,6 @@
 namespace guidedbp {
 namespace cli {
 namespace {
-
-bool is_neuron_method(const std::string& method) {
-  return method == "neuron-guided-backprop" || method == "neuron-deconvolution";
-}
 
 NeuronSelector to_neuron(const std::string& text) {
   const NeuronLiteral literal = parse_neuron_literal(text);
@@ -53,25 +50,12 @@ constexpr InterpolateMode kCliModes[] = {
     InterpolateMode::kBicubic,
     InterpolateMode::kArea};
 
-std::vector<std::string> layer_method_choices() {
-  return {"guided-gradcam", "neuron-guided-backprop", "neuron-deconvolution"};
-}
-
 std::vector<std::string> interpolate_choices() {
   std::vector<std::string> names;
   for (InterpolateMode mode : kCliModes) {
     names.emplace_back(interpolate_mode_name(mode));
   }
   return names;
-}
-
-bool is_layer_method(const std::string& method) {
-  for (const std::string& name : layer_method_choices()) {
-    if (method == name) {
-      return true;
-    }
-  }
-  return false;
 }
 
 InterpolateMode parse_interpolate(const std::string& name) {
@@ -85,52 +69,11 @@ InterpolateMode parse_interpolate(const std::string& name) {
       "': expected nearest, bilinear, bicubic or area");
 }
 
-void check_layer_usage(const AttributeArgs& args) {
-  const bool layer_method = is_layer_method(args.method);
-  const bool neuron = is_neuron_method(args.method);
-  if (!layer_method) {
-    if (!args.layer.empty() || args.has_interpolate ||
-        args.attribute_to_layer_input || args.has_neuron ||
-        args.attribute_to_neuron_input) {
-      throw UsageError(
-          "--layer, --interpolate, --neuron and --attribute-to-*-input apply to "
-          "--method guided-gradcam, neuron-guided-backprop and "
-          "neuron-deconvolution only");
-    }
-    return;
+void check_layer_literals(const AttributeArgs& args) {
+  if (args.has_neuron) {
+    to_neuron(args.neuron); // a bad literal is an error before loading
   }
-  if (args.layer.empty()) {
-    throw UsageError(
-        "--method " + args.method +
-        " needs --layer PATH (a named_modules() path such as layer4 or "
-        "features.18; `guidedbp layers --model M.pt` lists them)");
-  }
-  if (neuron) {
-    if (!args.has_neuron) {
-      throw UsageError(
-          "--method " + args.method +
-          " needs --neuron SPEC (an int such as 7, or a tuple such as "
-          "'(5, 1, 2)')");
-    }
-    if (!args.targets.empty()) {
-      throw UsageError(
-          "--target does not apply to --method " + args.method +
-          ": the neuron (--neuron) is what is explained");
-    }
-    if (args.has_interpolate || args.attribute_to_layer_input) {
-      throw UsageError(
-          "--interpolate and --attribute-to-layer-input apply to --method "
-          "guided-gradcam only");
-    }
-    to_neuron(args.neuron); // a bad literal is a usage error before loading
-  } else {
-    if (args.has_neuron || args.attribute_to_neuron_input) {
-      throw UsageError(
-          "--neuron and --attribute-to-neuron-input apply to --method "
-          "neuron-guided-backprop and neuron-deconvolution only");
-    }
-    parse_interpolate(args.interpolate);
-  }
+  parse_interpolate(args.interpolate);
 }
 
 std::vector<torch::Tensor> layer_attributions(
@@ -141,7 +84,8 @@ std::vector<torch::Tensor> layer_attributions(
     bool stacked,
     const ForwardArgs& extra) {
   std::vector<torch::Tensor> result;
-  if (is_neuron_method(args.method)) {
+  if (find_method(args.method, MethodCommand::kAttribute).kind ==
+      MethodKind::kNeuron) {
     const NeuronSelector neuron = to_neuron(args.neuron);
     if (args.method == "neuron-guided-backprop") {
       return NeuronGuidedBackprop(module, args.layer)

@@ -14,15 +14,13 @@
 namespace guidedbp {
 namespace cli {
 
-/// guided-gradcam, neuron-guided-backprop or neuron-deconvolution.
-bool is_layer_method(const std::string& method);
-
 /// --interpolate: nearest, bilinear, bicubic or area; else UsageError.
 InterpolateMode parse_interpolate(const std::string& name);
 
-/// Throws UsageError for a layer option without a layer method, a layer
-/// method without --layer (or --neuron), or --target with a neuron method.
-void check_layer_usage(const AttributeArgs& args);
+/// Parses --neuron and --interpolate once before the model is loaded; throws
+/// CliError/UsageError for a bad literal or mode. (Which method takes which
+/// option: check_method_options, method_catalogue.h.)
+void check_layer_literals(const AttributeArgs& args);
 
 /// One attribution per input (K targets stacked on a new dim 0 when
 /// `stacked`). Throws CliError for an input that cannot take the Grad-CAM map.

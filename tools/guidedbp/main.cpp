@@ -14,6 +14,7 @@
 
 #include "cli_error.h"
 #include "commands.h"
+#include "method_catalogue.h"
 #include "report.h"
 #include "serve/serve_args.h"
 
@@ -243,13 +244,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag(
       "--version", std::string("guidedbp ") + guidedbp::kVersion);
-  const std::vector<std::string> kMethods = guidedbp::cli::method_choices();
-  std::vector<std::string> kAttributeMethods = kMethods;
-  for (const std::string& name : guidedbp::cli::layer_method_choices()) {
-    kAttributeMethods.push_back(name);
-  }
-  std::vector<std::string> kExplainMethods = kMethods;
-  kExplainMethods.emplace_back("guided-gradcam");
+  using guidedbp::cli::MethodCommand;
+  const std::vector<std::string> kAttributeMethods =
+      guidedbp::cli::method_names(MethodCommand::kAttribute);
+  const std::vector<std::string> kExplainMethods =
+      guidedbp::cli::method_names(MethodCommand::kExplain);
   const std::vector<std::string> kInterpolate =
       guidedbp::cli::interpolate_choices();
 
@@ -479,7 +478,7 @@ int main(int argc, char** argv) {
       layers.input,
       "input tensor (.npy or .pt) instead of --input-size");
   guidedbp::cli::ServeArgs serve;
-  CLI::App* s = guidedbp::cli::add_serve_command(app, serve, kMethods);
+  CLI::App* s = guidedbp::cli::add_serve_command(app, serve);
 
   try {
     app.parse(argc, argv);

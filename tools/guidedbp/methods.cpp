@@ -1,35 +1,30 @@
 #include "methods.h"
 
 #include <functional>
-#include <vector>
+#include <map>
 
 #include "cli_error.h"
-#include "commands.h"
+#include "method_catalogue.h"
 
 namespace guidedbp {
 namespace cli {
 namespace {
 
-struct MethodEntry {
-  const char* name; ///< as on the command line
-  bool takes_abs;
-  std::function<std::unique_ptr<ModifiedReluGradient>(const Model&, bool)> make;
-};
+using Factory =
+    std::function<std::unique_ptr<ModifiedReluGradient>(const Model&, bool)>;
 
-const std::vector<MethodEntry>& method_table() {
-  static const std::vector<MethodEntry> table = {
+// The library class of each input method of the catalogue.
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = {
       {"guided-backprop",
-       false,
        [](const Model& model, bool) {
          return std::make_unique<GuidedBackprop>(model);
        }},
       {"deconvolution",
-       false,
        [](const Model& model, bool) {
          return std::make_unique<Deconvolution>(model);
        }},
       {"saliency",
-       true,
        [](const Model& model, bool abs) {
          return std::make_unique<Saliency>(model, SaliencyOptions().abs(abs));
        }},
@@ -37,42 +32,20 @@ const std::vector<MethodEntry>& method_table() {
   return table;
 }
 
-const MethodEntry& find_method(const std::string& method) {
-  for (const MethodEntry& entry : method_table()) {
-    if (method == entry.name) {
-      return entry;
-    }
-  }
-  std::string expected;
-  for (const MethodEntry& entry : method_table()) {
-    expected += (expected.empty() ? "" : ", ") + std::string(entry.name);
-  }
-  throw UsageError(
-      "unknown --method '" + method + "' (expected one of " + expected + ")");
-}
-
 } // namespace
-
-std::vector<std::string> method_choices() {
-  std::vector<std::string> names;
-  for (const MethodEntry& entry : method_table()) {
-    names.emplace_back(entry.name);
-  }
-  return names;
-}
-
-void check_method_options(const std::string& method, bool abs) {
-  if (abs && !find_method(method).takes_abs) {
-    throw UsageError("--abs applies to --method saliency only");
-  }
-}
 
 std::unique_ptr<ModifiedReluGradient> make_method(
     const Model& model,
     const std::string& method,
     bool abs) {
-  check_method_options(method, abs);
-  return find_method(method).make(model, abs);
+  auto factory = factories().find(method);
+  if (factory == factories().end()) {
+    throw UsageError(
+        "--method " + method +
+        " is not a ReLU-rule method (guided-backprop, deconvolution, "
+        "saliency)");
+  }
+  return factory->second(model, abs);
 }
 
 } // namespace cli

@@ -1,6 +1,7 @@
 #pragma once
 
-// The attribution methods the command line offers, from one table.
+// The library classes of the catalogue's input methods (method_catalogue.h
+// says what each method is and takes; this builds it).
 
 #include <guidedbp/attribution.h>
 
@@ -10,9 +11,10 @@
 namespace guidedbp {
 namespace cli {
 
-/// The method named by `--method` ("guided-backprop", "deconvolution",
-/// "saliency"; see `method_choices`) on `model`; `abs`: Saliency's absolute
-/// value. Throws UsageError for an unknown name or `abs` with another method.
+/// The input method named `method` ("guided-backprop", "deconvolution",
+/// "saliency": MethodKind::kInput of the catalogue) on `model`; `abs`:
+/// Saliency's absolute value (check_method_options has checked it). Throws
+/// UsageError for another name.
 std::unique_ptr<ModifiedReluGradient> make_method(
     const Model& model,
     const std::string& method,

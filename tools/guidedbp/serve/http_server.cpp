@@ -171,7 +171,6 @@ HttpServer::HttpServer(const ServeArgs& args, Backend& backend)
   rules_.visual = args.visual;
   rules_.sign = args.sign;
   rules_.outlier_perc = args.outlier_perc;
-  rules_.methods = args.method_names;
   rules_.visuals = args.visual_names;
   rules_.signs = args.sign_names;
   labels_ = read_model_labels(args.labels, names_);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../cli_error.h"
+#include "../method_catalogue.h"
 
 namespace guidedbp {
 namespace cli {
@@ -252,8 +253,10 @@ void parse_request(
     parse_parameters(json, job);
   }
   if (explain) {
-    one_of("method", job.method, rules.methods);
-    if (job.abs && job.method != "saliency") {
+    const std::vector<std::string> methods =
+        method_names(MethodCommand::kServe);
+    one_of("method", job.method, methods);
+    if (job.abs && !find_method(job.method, MethodCommand::kServe).takes_abs) {
       throw RequestError(400, "\"abs\" applies to method saliency only");
     }
   }

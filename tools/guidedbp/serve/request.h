@@ -44,14 +44,14 @@ enum class BodyKind {
 /// upload included), naming what to send instead.
 BodyKind body_kind(const std::string& content_type);
 
-/// What a request may choose and the server's defaults for it.
+/// What a request may choose and the server's defaults for it ("method":
+/// the methods method_catalogue.h offers to serve).
 struct RequestRules {
   std::string method = "guided-backprop";
   bool abs = false;
   std::string visual = "heat_map";
   std::string sign = "absolute_value";
   double outlier_perc = 2.0;
-  std::vector<std::string> methods; ///< The names "method" takes.
   std::vector<std::string> visuals; ///< The names "visual" takes.
   std::vector<std::string> signs;   ///< The names "sign" takes.
 };

@@ -35,17 +35,12 @@ struct ServeArgs {
   double max_body_mb = 32;               ///< Larger bodies: 413.
   int http_threads = 64;                 ///< Connections served at once.
   bool quiet = false;                    ///< No access log lines.
-  std::vector<std::string> method_names; ///< The names "method" takes.
   std::vector<std::string> visual_names; ///< The names "visual" takes.
   std::vector<std::string> sign_names;   ///< The names "sign" takes.
 };
 
-/// Adds the `serve` subcommand to `app`, parsing into `args`; `methods` are
-/// the names --method takes.
-CLI::App* add_serve_command(
-    CLI::App& app,
-    ServeArgs& args,
-    const std::vector<std::string>& methods);
+/// Adds the `serve` subcommand to `app`, parsing into `args`.
+CLI::App* add_serve_command(CLI::App& app, ServeArgs& args);
 
 /// Serves until SIGTERM or SIGINT; returns the exit status (0 after a clean
 /// shutdown). Throws CliError/UsageError for bad options or models.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../cli_error.h"
+#include "../method_catalogue.h"
 #include "engine.h"
 #include "http_server.h"
 #include "serve_args.h"
@@ -43,11 +44,7 @@ Example:
 
 } // namespace
 
-CLI::App* add_serve_command(
-    CLI::App& app,
-    ServeArgs& args,
-    const std::vector<std::string>& methods) {
-  args.method_names = methods;
+CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
   args.visual_names = visual_choices();
   args.sign_names = sign_choices();
   CLI::App* s = app.add_subcommand(
@@ -72,7 +69,7 @@ CLI::App* add_serve_command(
       ->capture_default_str();
   add_runtime_options(s, args.runtime);
   s->add_option("--method", args.method, "default attribution method")
-      ->check(CLI::IsMember(methods))
+      ->check(CLI::IsMember(method_names(MethodCommand::kServe)))
       ->capture_default_str();
   s->add_flag("--abs", args.abs, "saliency only: absolute value by default");
   // Applied to image bodies only.
@@ -131,7 +128,12 @@ CLI::App* add_serve_command(
 }
 
 int run_serve(const ServeArgs& args) {
-  check_method_options(args.method, args.abs);
+  MethodOptions given;
+  given.abs = args.abs;
+  check_method_options(
+      find_method(args.method, MethodCommand::kServe),
+      given,
+      MethodCommand::kServe);
   // SIGTERM and SIGINT are taken by one thread with sigwait: every thread
   // made from here on inherits the blocked mask.
   sigset_t signals;

@@ -9,11 +9,7 @@
 namespace guidedbp {
 namespace cli {
 
-CLI::App* add_serve_command(
-    CLI::App& app,
-    ServeArgs& args,
-    const std::vector<std::string>& methods) {
-  args.method_names = methods;
+CLI::App* add_serve_command(CLI::App& app, ServeArgs&) {
   CLI::App* s = app.add_subcommand(
       "serve", "An HTTP server (not in this build: see its error)");
   s->allow_extras();
