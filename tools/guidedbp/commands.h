@@ -1,7 +1,8 @@
 #pragma once
 
-// The subcommands' arguments as parsed by main.cpp (torch-free, so that
-// main.cpp and its CLI11 parsing compile without LibTorch headers).
+// The subcommands' arguments as their add_X_command parses them, and the
+// run_X functions that take them (torch-free, so that the command-line
+// definitions compile without LibTorch headers).
 
 #include <cstdint>
 #include <string>
@@ -25,8 +26,8 @@ struct RuntimeArgs {
 /// True for the spellings --device takes: cpu, cuda, cuda:N.
 bool is_device_spelling(const std::string& text);
 
-/// Adds --device, --threads and --allow-tf32 to `app` (main.cpp), parsing
-/// into `args`: the same options for every subcommand.
+/// Adds --device, --threads and --allow-tf32 to `app` (common_options.cpp),
+/// parsing into `args`: the same options for every subcommand.
 void add_runtime_options(CLI::App* app, RuntimeArgs& args);
 
 /// `guidedbp attribute`.
@@ -72,7 +73,7 @@ struct PreprocessArgs {
 };
 
 /// Adds --resize, --antialias, --center-crop, --mean, --std, --normalize,
-/// --grayscale and --rgb to `app` (main.cpp), parsing into `args`.
+/// --grayscale and --rgb to `app` (common_options.cpp), parsing into `args`.
 void add_preprocess_options(CLI::App* app, PreprocessArgs& args);
 
 /// `guidedbp explain`.
@@ -118,6 +119,13 @@ std::vector<std::string> sign_choices();
 
 /// `--interpolate` values, from the library's InterpolateMode names.
 std::vector<std::string> interpolate_choices();
+
+/// Adds each subcommand with its options, help and footer to `app`, parsing
+/// into `args` (attribute_options.cpp, explain_options.cpp,
+/// layers_options.cpp; serve: serve/serve_args.h). Torch-free.
+CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args);
+CLI::App* add_explain_command(CLI::App& app, ExplainArgs& args);
+CLI::App* add_layers_command(CLI::App& app, LayersArgs& args);
 
 /// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
 /// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
