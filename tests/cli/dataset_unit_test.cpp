@@ -887,3 +887,30 @@ TEST_F(DatasetTest, StaleTemporariesOfTheseImagesOnlyAreRemoved) {
   // A folder that does not exist yet: nothing to do.
   EXPECT_EQ(remove_stale_temporaries(out, {{"a.png", "new/a"}}), 0u);
 }
+
+TEST(OutputNamesTest, ImageOutputsGivesEachFileItsRole) {
+  OutputNaming naming;
+  naming.maps = 2;
+  naming.top_k = true;
+  naming.npy = true;
+  naming.gradcam_png = true;
+  ImageOutputs outputs = image_outputs("n01/a", naming, {7, 3});
+  ASSERT_EQ(outputs.maps.size(), 2u);
+  EXPECT_EQ(outputs.maps[0].png, "n01/a_top1_class7.png");
+  EXPECT_EQ(outputs.maps[0].npy, "n01/a_top1_class7.npy");
+  EXPECT_EQ(outputs.maps[0].gradcam_png, "n01/a_top1_class7_gradcam.png");
+  EXPECT_EQ(outputs.maps[1].png, "n01/a_top2_class3.png");
+  EXPECT_EQ(outputs.panel, "");
+  naming.panel = true; // the maps and Grad-CAM maps go into the panel
+  outputs = image_outputs("n01/a", naming, {7, 3});
+  EXPECT_EQ(outputs.maps[0].png, "");
+  EXPECT_EQ(outputs.maps[0].gradcam_png, "");
+  EXPECT_EQ(outputs.maps[1].npy, "n01/a_top2_class3.npy");
+  EXPECT_EQ(outputs.panel, "n01/a_panel.png");
+  EXPECT_EQ(
+      output_files("n01/a", naming, {7, 3}),
+      (std::vector<std::string>{
+          "n01/a_top1_class7.npy",
+          "n01/a_top2_class3.npy",
+          "n01/a_panel.png"}));
+}

@@ -158,6 +158,11 @@ class ExplainRun {
       torch::Tensor& probs,
       std::vector<int64_t>& predicted);
   FinishedImage draw(ModelResult result) const;
+  Image draw_grad_cam(
+      const torch::Tensor& cam,
+      const torch::Tensor& pixels,
+      int scale) const;
+  std::string map_line(const ModelResult& result, size_t k) const;
   std::string first_batch_failure(
       const LoadedImage& loaded,
       const std::exception& e) const;
@@ -173,7 +178,6 @@ class ExplainRun {
   torch::jit::Module module_;
   std::unique_ptr<ModifiedReluGradient> method_;
   std::unique_ptr<GuidedGradCam> guided_grad_cam_;
-  std::string out_dir_; // ends with '/'
   OutputNaming naming_;
   std::vector<DatasetImage> images_; // this shard's, in the stable order
   size_t listed_ = 0;                // before sharding
@@ -225,7 +229,6 @@ ExplainRun::ExplainRun(const ExplainArgs& args) : args_(args) {
     method_ = make_method(module_, args.method, args.abs);
   }
   make_directories(args.out_dir);
-  out_dir_ = args.out_dir.back() == '/' ? args.out_dir : args.out_dir + "/";
 
   naming_.maps = args.top_k > 0 ? args.top_k : 1;
   naming_.top_k = args.top_k > 0;
@@ -498,7 +501,6 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
     WarningLines collect([&finished](const std::string& line) {
       finished.warnings.push_back(line);
     });
-    const std::string& stem = result.item->out_stem;
     const torch::Tensor& pixels = result.pixels;
     const int64_t h = pixels.size(1);
     const int64_t w = pixels.size(2);
@@ -506,72 +508,50 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
     const int scale = static_cast<int>(
         args_.scale > 0 ? args_.scale
                         : std::max<int64_t>(1, 224 / std::max(h, w)));
+    // The names output_names.h gives (and --skip-existing looks for).
+    const ImageOutputs names =
+        image_outputs(result.item->out_stem, naming_, result.targets);
     StagedFiles files;
+    auto write = [&](const std::string& relative, const auto& bytes) {
+      const std::string path = output_path(args_.out_dir, relative);
+      files.stage(path, bytes);
+      finished.record.outputs.push_back(path);
+    };
     std::vector<Image> panel{
         enlarge_nearest(to_image(image_to_rgb(pixels)), scale)};
-    const std::string panel_png = out_dir_ + stem + "_panel.png";
     for (size_t k = 0; k < result.targets.size(); ++k) {
-      const int64_t target = result.targets[k];
-      const std::string base = out_dir_ + map_base(stem, naming_, k, target);
+      const ImageOutputs::Map& map = names.maps[k];
       Image rgb = enlarge_nearest(
           to_image(
               visualize_image_attr(result.attributions[k], pixels, visualize_)),
           scale);
-      std::string png;
-      if (args_.panel) {
+      if (map.png.empty()) {
         panel.push_back(rgb);
-        png = panel_png;
       } else {
-        png = base + ".png";
-        files.stage(png, encode_png(rgb));
-        finished.record.outputs.push_back(png);
+        write(map.png, encode_png(rgb));
       }
-      if (args_.save_raw) {
+      if (!map.npy.empty()) {
         // The raw 1 x C x H x W attribution, as with one image per pass.
-        torch::Tensor raw = result.attributions[k].unsqueeze(0);
-        files.stage(base + ".npy", encode_tensor(raw, base + ".npy"));
-        finished.record.outputs.push_back(base + ".npy");
+        write(
+            map.npy,
+            encode_tensor(
+                result.attributions[k].unsqueeze(0),
+                output_path(args_.out_dir, map.npy)));
       }
       if (args_.gradcam_map) {
-        // The map over the image, upsampled as the attribution was.
-        torch::Tensor cam = guidedbp::interpolate(
-            result.cams.at(k).unsqueeze(0),
-            pixels.sizes().slice(1),
-            interpolate_)[0];
-        Image cam_rgb = enlarge_nearest(
-            to_image(visualize_image_attr(
-                cam,
-                pixels,
-                VisualizeOptions()
-                    .method(VisualMethod::kBlendedHeatMap)
-                    .sign(VisualSign::kPositive)
-                    .outlier_perc(args_.outlier_perc))),
-            scale);
-        if (args_.panel) {
-          panel.push_back(cam_rgb);
+        Image cam = draw_grad_cam(result.cams.at(k), pixels, scale);
+        if (map.gradcam_png.empty()) {
+          panel.push_back(cam);
         } else {
-          files.stage(base + "_gradcam.png", encode_png(cam_rgb));
-          finished.record.outputs.push_back(base + "_gradcam.png");
+          write(map.gradcam_png, encode_png(cam));
         }
       }
-      const bool versus_target = args_.has_target && args_.top_k == 0;
-      std::string what = args_.top_k > 0
-          ? "top " + std::to_string(k + 1) + ": " + class_name(target)
-          : (versus_target ? "target " + class_name(target) + ", " : "") +
-              std::string("predicted ") + class_name(result.predicted);
-      double score = result.probs[versus_target ? result.predicted : target]
-                         .item<double>();
-      std::string line =
-          result.item->path + ": " + what + " score " + format_score(score);
-      if (versus_target) {
-        line += ", target score " +
-            format_score(result.probs[target].item<double>());
-      }
-      finished.lines.push_back(line + " -> " + png);
+      finished.lines.push_back(
+          map_line(result, k) + " -> " +
+          output_path(args_.out_dir, map.png.empty() ? names.panel : map.png));
     }
-    if (args_.panel) {
-      files.stage(panel_png, encode_png(side_by_side(panel)));
-      finished.record.outputs.push_back(panel_png);
+    if (!names.panel.empty()) {
+      write(names.panel, encode_png(side_by_side(panel)));
     }
     files.commit();
     finished.record.warnings = finished.warnings;
@@ -584,6 +564,44 @@ FinishedImage ExplainRun::draw(ModelResult result) const {
     return failure;
   }
   return finished;
+}
+
+// The Grad-CAM map over the image, upsampled as the attribution was.
+Image ExplainRun::draw_grad_cam(
+    const torch::Tensor& cam,
+    const torch::Tensor& pixels,
+    int scale) const {
+  torch::Tensor upsampled = guidedbp::interpolate(
+      cam.unsqueeze(0), pixels.sizes().slice(1), interpolate_)[0];
+  return enlarge_nearest(
+      to_image(visualize_image_attr(
+          upsampled,
+          pixels,
+          VisualizeOptions()
+              .method(VisualMethod::kBlendedHeatMap)
+              .sign(VisualSign::kPositive)
+              .outlier_perc(args_.outlier_perc))),
+      scale);
+}
+
+// The stdout line of map `k`, without its file: the image, the class and
+// its score.
+std::string ExplainRun::map_line(const ModelResult& result, size_t k) const {
+  const int64_t target = result.targets[k];
+  const bool versus_target = args_.has_target && args_.top_k == 0;
+  std::string what = args_.top_k > 0
+      ? "top " + std::to_string(k + 1) + ": " + class_name(target)
+      : (versus_target ? "target " + class_name(target) + ", " : "") +
+          std::string("predicted ") + class_name(result.predicted);
+  const double score =
+      result.probs[versus_target ? result.predicted : target].item<double>();
+  std::string line =
+      result.item->path + ": " + what + " score " + format_score(score);
+  if (versus_target) {
+    line +=
+        ", target score " + format_score(result.probs[target].item<double>());
+  }
+  return line;
 }
 
 int ExplainRun::run() {

@@ -136,20 +136,43 @@ std::string map_base(
   return base + "_class" + std::to_string(cls);
 }
 
+ImageOutputs image_outputs(
+    const std::string& out_stem,
+    const OutputNaming& naming,
+    const std::vector<int64_t>& classes) {
+  ImageOutputs outputs;
+  for (size_t k = 0; k < classes.size(); ++k) {
+    const std::string base = map_base(out_stem, naming, k, classes[k]);
+    ImageOutputs::Map map;
+    // The suffixes of map_suffixes, each given its role.
+    for (const std::string& suffix : map_suffixes(naming)) {
+      (suffix == ".png" ? map.png
+                        : (suffix == ".npy" ? map.npy : map.gradcam_png)) =
+          base + suffix;
+    }
+    outputs.maps.push_back(std::move(map));
+  }
+  if (naming.panel) {
+    outputs.panel = out_stem + "_panel.png";
+  }
+  return outputs;
+}
+
 std::vector<std::string> output_files(
     const std::string& out_stem,
     const OutputNaming& naming,
     const std::vector<int64_t>& classes) {
+  const ImageOutputs outputs = image_outputs(out_stem, naming, classes);
   std::vector<std::string> files;
-  const std::vector<std::string> suffixes = map_suffixes(naming);
-  for (size_t k = 0; k < classes.size(); ++k) {
-    const std::string base = map_base(out_stem, naming, k, classes[k]);
-    for (const std::string& suffix : suffixes) {
-      files.push_back(base + suffix);
+  for (const ImageOutputs::Map& map : outputs.maps) {
+    for (const std::string* file : {&map.png, &map.npy, &map.gradcam_png}) {
+      if (!file->empty()) {
+        files.push_back(*file);
+      }
     }
   }
-  if (naming.panel) {
-    files.push_back(out_stem + "_panel.png");
+  if (!outputs.panel.empty()) {
+    files.push_back(outputs.panel);
   }
   return files;
 }

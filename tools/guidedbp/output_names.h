@@ -51,9 +51,29 @@ std::string map_base(
     size_t k,
     int64_t cls);
 
+/// The output files of one image by role, relative to --out-dir; "" for a
+/// file the options do not write.
+struct ImageOutputs {
+  struct Map {
+    std::string png;         ///< The map (not with --panel).
+    std::string npy;         ///< The raw attribution (--save-raw).
+    std::string gradcam_png; ///< The Grad-CAM map (--gradcam-map, no panel).
+  };
+  std::vector<Map> maps; ///< One per class, in order.
+  std::string panel;     ///< --panel.
+};
+
+/// The outputs of an image whose maps have the classes `classes` (one per
+/// map, in order): the names explain writes, and output_files lists.
+ImageOutputs image_outputs(
+    const std::string& out_stem,
+    const OutputNaming& naming,
+    const std::vector<int64_t>& classes);
+
 /// Every output file of an image whose maps have the classes `classes` (one
 /// per map, in order), relative to --out-dir, in the order explain writes
-/// them (per map: PNG, NPY, Grad-CAM PNG; then the panel).
+/// them (per map: PNG, NPY, Grad-CAM PNG; then the panel): image_outputs,
+/// flattened.
 ///
 /// Example:
 ///   output_files("x", OutputNaming(), {5}); // {"x_class5.png"}
