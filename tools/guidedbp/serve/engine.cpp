@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <set>
 
@@ -182,7 +183,7 @@ class TorchBackend : public Backend {
     for (auto& entry : groups) {
       std::vector<Item>& items = entry.second;
       try {
-        run_group(module, items);
+        run_group(model, module, items);
       } catch (...) {
         if (items.size() == 1) {
           finish_with_error(*items[0].job);
@@ -193,7 +194,7 @@ class TorchBackend : public Backend {
         for (Item& item : items) {
           std::vector<Item> alone{item};
           try {
-            run_group(module, alone);
+            run_group(model, module, alone);
           } catch (...) {
             finish_with_error(*item.job);
           }
@@ -232,6 +233,24 @@ class TorchBackend : public Backend {
           " examples; the server needs one row per example");
     }
     return t.to(torch::kCPU);
+  }
+
+  // The method `name` (with `abs`) on `model`, built on first use and kept:
+  // a method holds the model's graph executor, which is worth building once
+  // per loaded model, not per batch. Only the model's worker thread calls
+  // this (one Batcher per model), so the cache needs no lock per model; the
+  // map itself is guarded because workers of other models share it.
+  const ModifiedReluGradient& method_for(
+      const std::string& model,
+      const std::string& name,
+      bool abs) {
+    std::lock_guard<std::mutex> lock(methods_mutex_);
+    std::unique_ptr<ModifiedReluGradient>& method =
+        methods_[model + "|" + name + (abs ? "|abs" : "")];
+    if (!method) {
+      method = make_method(models_.at(model), name, abs);
+    }
+    return *method;
   }
 
   // forward() for preprocessed images: a failure names the preprocessed
@@ -302,7 +321,10 @@ class TorchBackend : public Backend {
 
   // One model call for `items`; finishes every job or throws (and finishes
   // none).
-  void run_group(torch::jit::Module& module, std::vector<Item>& items) {
+  void run_group(
+      const std::string& model_name,
+      torch::jit::Module& module,
+      std::vector<Item>& items) {
     std::vector<torch::Tensor> parts;
     for (const Item& item : items) {
       parts.push_back(item.input);
@@ -353,11 +375,11 @@ class TorchBackend : public Backend {
       }
     }
 
-    std::unique_ptr<ModifiedReluGradient> method =
-        make_method(module, first.method, first.abs);
+    const ModifiedReluGradient& method =
+        method_for(model_name, first.method, first.abs);
     const Target target = merged_target(items, predicted);
     torch::Tensor attribution =
-        method->attribute(std::vector<torch::Tensor>{x.to(device_)}, target)
+        method.attribute(std::vector<torch::Tensor>{x.to(device_)}, target)
             .at(0)
             .to(torch::kCPU);
     int64_t offset = 0;
@@ -416,6 +438,8 @@ class TorchBackend : public Backend {
   std::map<std::string, torch::jit::Module> models_;
   std::map<std::string, int64_t> channels_; ///< 0: unknown, as decoded
   std::vector<std::string> names_;
+  std::mutex methods_mutex_;
+  std::map<std::string, std::unique_ptr<ModifiedReluGradient>> methods_;
 };
 
 } // namespace
