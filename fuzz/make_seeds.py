@@ -190,8 +190,38 @@ def serve_request_seeds():
     write(t, "ragged", request("predict", "application/json", "", b'{"instances": [[1], [1, 2]]}'))
 
 
+def zip_seeds():
+    """Small archives as torch.jit.save writes them (stored and deflated
+    entries), and broken ones: cut, a flipped byte inside an entry, an
+    empty file, a directory pointing past the end."""
+    import zipfile
+    t = "fuzz_zip_check"
+
+    def archive(compression):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression) as z:
+            z.writestr("model/data.pkl", b"\x80\x02}q\x00." * 8)
+            z.writestr("model/data/0", bytes(range(256)) * 4)
+            z.writestr("model/version", b"3\n")
+        return buf.getvalue()
+    stored = archive(zipfile.ZIP_STORED)
+    deflated = archive(zipfile.ZIP_DEFLATED)
+    write(t, "stored.pt", stored)
+    write(t, "deflated.pt", deflated)
+    write(t, "bad_cut.pt", stored[: len(stored) // 2])
+    flipped = bytearray(deflated)
+    flipped[60] ^= 0xFF
+    write(t, "bad_flipped.pt", bytes(flipped))
+    write(t, "bad_empty.pt", b"")
+    end = bytearray(stored)
+    eocd = bytes(end).rfind(b"PK\x05\x06")
+    end[eocd + 16:eocd + 20] = struct.pack("<I", 0x7FFFFFF0)  # directory offset
+    write(t, "bad_directory_offset.pt", bytes(end))
+
+
 def main():
-    for target in ("fuzz_npy", "fuzz_target_literal", "fuzz_image", "fuzz_serve_request"):
+    for target in ("fuzz_npy", "fuzz_target_literal", "fuzz_image", "fuzz_serve_request",
+                   "fuzz_zip_check"):
         path = os.path.join(CORPUS, target)
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path)
@@ -199,6 +229,7 @@ def main():
     target_seeds()
     image_seeds()
     serve_request_seeds()
+    zip_seeds()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 # breaks a target's invariant; a new crashing input is copied into
 # fuzz/regressions/<target>/ (commit it with the fix) and replayed from then on.
 #
-# Usage: scripts/fuzz.sh [target...]   (default: all four)
+# Usage: scripts/fuzz.sh [target...]   (default: all five)
 #   FUZZ_SECONDS=60   fuzzing time per target (0: replay only)
 #   FUZZ_BUILD=build-fuzz  build folder (the working corpora live in it)
 set -euo pipefail
@@ -15,7 +15,7 @@ seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD:-build-fuzz}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(fuzz_npy fuzz_target_literal fuzz_image fuzz_serve_request)
+  targets=(fuzz_npy fuzz_target_literal fuzz_image fuzz_serve_request fuzz_zip_check)
 fi
 
 source scripts/debian-release.sh

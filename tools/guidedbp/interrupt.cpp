@@ -13,6 +13,13 @@ struct sigaction g_previous_term;
 
 extern "C" void on_stop_signal(int signal) {
   g_signal = signal;
+  // A second signal of either kind takes its default action (SA_RESETHAND
+  // alone resets only the one received: SIGINT then SIGTERM was caught).
+  // sigaction is async-signal-safe.
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &fallback, nullptr);
+  sigaction(SIGTERM, &fallback, nullptr);
 }
 
 } // namespace

@@ -109,9 +109,18 @@ void check_zip_archive(
     if (at + kCentralEntrySize + name_size > end) {
       fail(path, "a damaged zip archive: its directory is corrupt");
     }
-    const std::string name(
-        reinterpret_cast<const char*>(data + at + kCentralEntrySize),
-        name_size);
+    // The entry's name as messages quote it: the archive's bytes are
+    // untrusted, so non-printable ones become '?' and long names are cut
+    // (found by fuzz_zip_check: a name with control bytes and a newline
+    // broke the one-line message).
+    std::string name;
+    for (size_t i = 0; i < name_size && i < 80; ++i) {
+      const uint8_t c = data[at + kCentralEntrySize + i];
+      name += (c >= 32 && c < 127) ? static_cast<char>(c) : '?';
+    }
+    if (name_size > 80) {
+      name += "...";
+    }
     at += kCentralEntrySize + skip;
     if ((method != 0 && method != 8) || stored_size == 0xffffffff ||
         inflated_size == 0xffffffff || local == 0xffffffff) {
