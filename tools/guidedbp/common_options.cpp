@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "text.h"
 
 namespace guidedbp {
 namespace cli {
@@ -46,11 +47,7 @@ std::vector<double> number_list(
     const std::string& option,
     const std::string& text) {
   std::vector<double> values;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = text.find(',', start);
-    const std::string part = text.substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& part : split(text, ',')) {
     size_t used = 0;
     double value = 0;
     try {
@@ -65,11 +62,8 @@ std::vector<double> number_list(
               option + " 0.5 or " + option + " 0.485,0.456,0.406)");
     }
     values.push_back(value);
-    if (comma == std::string::npos) {
-      return values;
-    }
-    start = comma + 1;
   }
+  return values;
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli_error.h"
+#include "text.h"
 
 namespace guidedbp {
 namespace cli {
@@ -35,11 +36,7 @@ std::vector<int64_t> parse_resize(const std::string& text) {
       ": expected N (shorter side to N pixels) or H,W (exactly H x W), "
       "each 1 to 16384, e.g. --resize 256 or --resize 224,224";
   std::vector<int64_t> sizes;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = text.find(',', start);
-    const std::string part = text.substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& part : split(text, ',')) {
     if (part.empty() || part.size() > 5 ||
         part.find_first_not_of("0123456789") != std::string::npos) {
       throw UsageError(usage);
@@ -49,10 +46,6 @@ std::vector<int64_t> parse_resize(const std::string& text) {
       throw UsageError(usage);
     }
     sizes.push_back(value);
-    if (comma == std::string::npos) {
-      break;
-    }
-    start = comma + 1;
   }
   if (sizes.size() > 2) {
     throw UsageError(usage);

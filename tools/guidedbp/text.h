@@ -1,0 +1,28 @@
+#pragma once
+
+// Small text helpers of the command line's parsers (torch-free).
+
+#include <string>
+#include <vector>
+
+namespace guidedbp {
+namespace cli {
+
+/// `text` split at every `separator`, empty parts kept: "a,,b" gives
+/// {"a", "", "b"}, "" gives {""}.
+inline std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(separator, start);
+    parts.push_back(text.substr(
+        start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) {
+      return parts;
+    }
+    start = end + 1;
+  }
+}
+
+} // namespace cli
+} // namespace guidedbp
