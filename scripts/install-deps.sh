@@ -20,6 +20,7 @@ packages=(
   "clang-$GUIDEDBP_CLANG_VERSION" "libclang-rt-$GUIDEDBP_CLANG_VERSION-dev" # fuzzers, sanitizers
   clang-format git        # the style check in scripts/test.sh
   debootstrap             # scripts/test-debian13.sh makes a Debian 13 root
+  slurm-wlm munge         # tests/slurm: a real single-node Slurm runs docs/datasets.md's job array
 )
 
 missing=()
