@@ -555,7 +555,7 @@ TEST(ShardTest, SlurmUnevenArrayIsRefusedByEveryTask) {
     });
     EXPECT_NE(message.find("SLURM_ARRAY_TASK_MAX=9"), std::string::npos)
         << id << ": " << message;
-    EXPECT_NE(message.find("not evenly spaced"), std::string::npos)
+    EXPECT_NE(message.find("do not step evenly"), std::string::npos)
         << id << ": " << message;
     EXPECT_NE(message.find("--array=0-2"), std::string::npos)
         << id << ": " << message;
@@ -575,9 +575,8 @@ TEST(ShardTest, SlurmUnevenArrayIsRefusedByEveryTask) {
       << message;
 }
 
-TEST(ShardTest, SlurmEvenlySpacedListWorks) {
-  // sbatch --array=1,5,9: Slurm gives STEP 4, so tasks 1, 5, 9 are shards
-  // 0, 1, 2 of 3.
+TEST(ShardTest, SlurmRangeWithAStepWorksAListDoesNot) {
+  // sbatch --array=1-9:4: STEP 4, tasks 1, 5, 9 are shards 0, 1, 2 of 3.
   int64_t index = 0;
   for (const char* id : {"1", "5", "9"}) {
     Shard s = resolve_shard(
@@ -591,6 +590,22 @@ TEST(ShardTest, SlurmEvenlySpacedListWorks) {
              {"SLURM_ARRAY_TASK_COUNT", "3"}}));
     EXPECT_EQ(s.index, index++) << id;
     EXPECT_EQ(s.count, 3) << id;
+  }
+  // sbatch --array=1,5,9: Slurm 22.05 sets STEP 1 for a list, so even this
+  // evenly spaced one is refused, by task 1 as by task 9.
+  for (const char* id : {"1", "5", "9"}) {
+    EXPECT_THROW(
+        resolve_shard(
+            "",
+            0,
+            env_of(
+                {{"SLURM_ARRAY_TASK_ID", id},
+                 {"SLURM_ARRAY_TASK_MIN", "1"},
+                 {"SLURM_ARRAY_TASK_MAX", "9"},
+                 {"SLURM_ARRAY_TASK_STEP", "1"},
+                 {"SLURM_ARRAY_TASK_COUNT", "3"}})),
+        CliError)
+        << id;
   }
   // One task (--array=7): MIN = MAX = 7.
   Shard s = resolve_shard(

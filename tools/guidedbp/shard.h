@@ -47,8 +47,9 @@ Shard parse_shard(const std::string& text);
 /// `--shard-count` disagreeing with `--shard` or the Slurm count, and
 /// `--shard-count` above 1 with no index from anywhere; throws
 /// CliError naming the variable and its value for a malformed or
-/// out-of-range environment value, in every task of an array whose ids are
-/// not evenly spaced (`--array=1,2,9`), and for JOB_COMPLETION_INDEX without
+/// out-of-range environment value, in every task of an array whose ids do
+/// not step evenly from MIN to MAX (a list: `--array=1,2,9`), and for
+/// JOB_COMPLETION_INDEX without
 /// `--shard-count`.
 ///
 /// Example:
