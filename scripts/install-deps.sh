@@ -20,8 +20,13 @@ packages=(
   "clang-$GUIDEDBP_CLANG_VERSION" "libclang-rt-$GUIDEDBP_CLANG_VERSION-dev" # fuzzers, sanitizers
   clang-format git        # the style check in scripts/test.sh
   debootstrap             # scripts/test-debian13.sh makes a Debian 13 root
-  slurm-wlm munge         # tests/slurm: a real single-node Slurm runs docs/datasets.md's job array
+  dpkg-dev                # scripts/package-deb.sh: dpkg-shlibdeps computes the .deb's dependencies
 )
+# tests/slurm: a real single-node Slurm runs docs/datasets.md's job array
+# (not in the Debian 13 root of scripts/test-debian13.sh, which skips it).
+if [[ ${GUIDEDBP_SLURM_TEST:-1} != 0 ]]; then
+  packages+=(slurm-wlm munge)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

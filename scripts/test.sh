@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds everything, runs all
-# tests, then the reliability checks (fuzzers, sanitizer build); on Debian 12
+# tests, then the Debian package in a fresh root (scripts/test-package.sh)
+# and the reliability checks (fuzzers, sanitizer build); on Debian 12
 # (LibTorch 1.13) it then repeats the build and the tests inside a Debian 13
 # root (LibTorch 2.6, scripts/test-debian13.sh).
 # Usage: scripts/test.sh [ctest arguments...]
 #   Build folders: build/ (GUIDEDBP_BUILD), build-asan/, build-fuzz/, build-debian13/
 #   GUIDEDBP_RELIABILITY=0   skip the fuzzers and the sanitizer run
 #   GUIDEDBP_DEBIAN13=0      skip the Debian 13 run
+#   GUIDEDBP_PACKAGE_TEST=0  skip the .deb test (scripts/test-package.sh)
+#   GUIDEDBP_SLURM_TEST=0    skip the real-Slurm test (ctest -L slurm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +31,10 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON # th
 cmake --build "$build" -j"$jobs"
 (cd "$build" && ctest --output-on-failure -j"$jobs" "$@")
 echo "test: $GUIDEDBP_DEBIAN_CODENAME build and tests done in $((SECONDS - start)) s"
+
+# The Debian package, installed in a fresh root of this release
+# (GUIDEDBP_PACKAGE_TEST=0 skips it, as the Debian 13 stage does).
+GUIDEDBP_BUILD=$build scripts/test-package.sh
 
 # Reliability (docs/reliability.md): bounded fuzzing, ASan + UBSan build and tests.
 if [[ ${GUIDEDBP_RELIABILITY:-1} != 0 ]]; then
