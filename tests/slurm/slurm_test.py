@@ -286,8 +286,8 @@ def docs_script(model, images, out):
     GPU lines substituted; each substitution must match, so a change of the
     docs' script fails here until the test follows it."""
     text = open(os.path.join(ARGS.source_dir, "docs", "datasets.md")).read()
-    match = re.search(r"\n### Slurm\n\n```sh\n(.*?)\n```\n", text, re.S)
-    assert match, "docs/datasets.md has no ```sh block right after '### Slurm'"
+    match = re.search(r"\n### Slurm\n[^#]*?```sh\n(.*?)\n```\n", text, re.S)
+    assert match, "docs/datasets.md has no ```sh block in its section '### Slurm'"
     script = match.group(1) + "\n"
     substitutions = [
         # No GPU here: no --gres (Slurm would refuse the job), CPU device.
