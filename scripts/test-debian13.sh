@@ -10,9 +10,9 @@
 # In the root the sources are this checkout, mounted at the same path; the
 # build folder is build-debian13/. The fuzzers and the sanitizer run are not
 # repeated there (scripts/test.sh runs them on the host): they check our own
-# code, which is the same on both. Neither are the Slurm test (daemons in a
-# chroot) nor the package test (a debootstrap inside it): scripts/test.sh runs
-# them on the host.
+# code, which is the same on both. Neither is the Slurm test (daemons in a
+# chroot), and the Debian package is built there but tested from the host
+# (scripts/test-package.sh needs debootstrap and mounts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -30,9 +30,14 @@ root_bind "$root" /dev
 root_bind "$root" "$src"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
+# The .deb is only built in the root; scripts/test.sh installs it in a fresh
+# Debian 13 root from the host.
+package=build
+[[ ${GUIDEDBP_PACKAGE_TEST:-1} != 0 ]] || package=0
+
 # A clean environment: nothing from the host's PATH or Python leaks in.
 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   CI="${CI:-}" GUIDEDBP_BUILD=build-debian13 GUIDEDBP_RELIABILITY=0 \
-  GUIDEDBP_SLURM_TEST=0 GUIDEDBP_PACKAGE_TEST=0 \
+  GUIDEDBP_SLURM_TEST=0 GUIDEDBP_PACKAGE_TEST="$package" \
   bash -c 'cd "$1" && shift && scripts/test.sh "$@"' test-debian13 "$src" "$@"

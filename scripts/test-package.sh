@@ -7,18 +7,30 @@
 #
 # Usage: scripts/test-package.sh [PACKAGE.deb]   (as root; default: build it
 #        with scripts/package-deb.sh)
+#   The root is of the package's release (~deb12: bookworm, ~deb13: trixie),
+#   so a Debian 12 machine tests the package that the Debian 13 stage built.
 #   GUIDEDBP_PACKAGE_ROOT=/var/cache/guidedbp/<codename>-base   the cached root
-#   GUIDEDBP_PACKAGE_TEST=0   skip (the Debian 13 stage of scripts/test-debian13.sh)
+#   GUIDEDBP_PACKAGE_TEST=build  only build the package (the Debian 13 stage,
+#                                which has no debootstrap in its chroot)
+#   GUIDEDBP_PACKAGE_TEST=0      skip
 # The cached root, made once with debootstrap (minbase), is never changed:
 # each run installs into an overlay on it (a copy where overlayfs is
-# missing), thrown away at the end. Packages come through this machine's apt
-# archive (same release), so what the host already downloaded is reused.
+# missing), thrown away at the end. Packages come through an apt archive
+# that already holds most of them: this machine's (same release) or the
+# Debian 13 root's of scripts/test-debian13.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ${GUIDEDBP_PACKAGE_TEST:-1} == 0 ]]; then
-  echo "test-package: skipped (GUIDEDBP_PACKAGE_TEST=0)"
-  exit 0
-fi
+case ${GUIDEDBP_PACKAGE_TEST:-1} in
+  0)
+    echo "test-package: skipped (GUIDEDBP_PACKAGE_TEST=0)"
+    exit 0
+    ;;
+  build)
+    deb=$(scripts/package-deb.sh | tail -n 1)
+    echo "test-package: built $deb (GUIDEDBP_PACKAGE_TEST=build: not installed here)"
+    exit 0
+    ;;
+esac
 [[ $(id -u) -eq 0 ]] || { echo "test-package: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 # shellcheck source=scripts/debian-release.sh
 source scripts/debian-release.sh
@@ -28,8 +40,22 @@ start=$SECONDS
 
 deb=$(realpath "${1:-$(scripts/package-deb.sh | tail -n 1)}")
 [[ -f $deb ]] || { echo "test-package: $deb not found; make it with scripts/package-deb.sh" >&2; exit 1; }
-base=${GUIDEDBP_PACKAGE_ROOT:-/var/cache/guidedbp/$GUIDEDBP_DEBIAN_CODENAME-base}
-debian_root "$GUIDEDBP_DEBIAN_CODENAME" "$base"
+version=$(dpkg-deb -f "$deb" Version)
+case $version in
+  *~deb12) codename=bookworm ;;
+  *~deb13) codename=trixie ;;
+  *) echo "test-package: $deb: version $version names no Debian release (~deb12, ~deb13); make it with scripts/package-deb.sh" >&2; exit 1 ;;
+esac
+if [[ $codename == "$GUIDEDBP_DEBIAN_CODENAME" ]]; then
+  archive=/var/cache/apt/archives
+elif [[ $codename == trixie && -d ${GUIDEDBP_DEBIAN13_ROOT:-/var/cache/guidedbp/debian13}/var/cache/apt/archives ]]; then
+  archive=${GUIDEDBP_DEBIAN13_ROOT:-/var/cache/guidedbp/debian13}/var/cache/apt/archives
+else
+  archive=/var/cache/guidedbp/apt-$codename
+  mkdir -p "$archive/partial"
+fi
+base=${GUIDEDBP_PACKAGE_ROOT:-/var/cache/guidedbp/$codename-base}
+debian_root "$codename" "$base"
 
 work=$(mktemp -d /var/tmp/guidedbp-package.XXXXXX)
 root=$work/root
@@ -59,11 +85,13 @@ fi
 root_bind "$root" /proc
 root_bind "$root" /sys
 root_bind "$root" /dev
-root_bind "$root" /var/cache/apt/archives
+root_bind "$root" "$archive" /var/cache/apt/archives
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-# This machine's apt sources (the same release: with its security updates).
-rm -f "$root/etc/apt/sources.list"
-cp -a /etc/apt/sources.list /etc/apt/sources.list.d "$root/etc/apt/" 2>/dev/null || true
+if [[ $codename == "$GUIDEDBP_DEBIAN_CODENAME" ]]; then
+  # This machine's apt sources (the same release: with its security updates).
+  rm -f "$root/etc/apt/sources.list"
+  cp -a /etc/apt/sources.list /etc/apt/sources.list.d "$root/etc/apt/" 2>/dev/null || true
+fi
 mkdir -p "$root/tmp/guidedbp"
 cp "$deb" "$root/tmp/guidedbp/"
 in_root() {
@@ -117,5 +145,5 @@ in_root sh -c "cmake -S $examples/consumer -B /tmp/consumer -DCMAKE_BUILD_TYPE=R
   { tail -n 30 "$work/consumer.log" >&2; echo "test-package: the consumer example failed in the fresh root" >&2; exit 1; }
 grep -q "attribution shape \[1, 1, 28, 28\]" "$work/consumer.log" ||
   { tail -n 5 "$work/consumer.log" >&2; echo "test-package: explain_one printed no attribution" >&2; exit 1; }
-echo "test-package: $(basename "$deb") installs in a fresh $GUIDEDBP_DEBIAN_CODENAME root, explains" \
+echo "test-package: $(basename "$deb") installs in a fresh $codename root, explains" \
   "the shipped images and builds the consumer example ($((SECONDS - start)) s)"

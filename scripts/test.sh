@@ -33,7 +33,7 @@ cmake --build "$build" -j"$jobs"
 echo "test: $GUIDEDBP_DEBIAN_CODENAME build and tests done in $((SECONDS - start)) s"
 
 # The Debian package, installed in a fresh root of this release
-# (GUIDEDBP_PACKAGE_TEST=0 skips it, as the Debian 13 stage does).
+# (GUIDEDBP_PACKAGE_TEST=0 skips it; the Debian 13 stage only builds it).
 GUIDEDBP_BUILD=$build scripts/test-package.sh
 
 # Reliability (docs/reliability.md): bounded fuzzing, ASan + UBSan build and tests.
@@ -45,5 +45,7 @@ fi
 # The other LibTorch: Debian 13's 2.6, in a root of its own.
 if [[ $GUIDEDBP_DEBIAN_CODENAME == bookworm && ${GUIDEDBP_DEBIAN13:-1} != 0 ]]; then
   scripts/test-debian13.sh "$@"
+  # The .deb that stage built, in a fresh Debian 13 root.
+  scripts/test-package.sh build-debian13/guidedbp_*~deb13_*.deb
 fi
 echo "test: all done in $((SECONDS - start)) s"
