@@ -9,13 +9,18 @@ is tested. What each run must show is checked against the image files on
 disk and Slurm's own account of the tasks (scontrol), not against guidedbp's
 output:
 
-  array      4 tasks over a few hundred Fashion-MNIST images cover every
-             image exactly once, with one manifest per task
-  uneven     --array=1,2,9 is refused by every task; --array=1,5,9 works
+  array      4 tasks over 320 Fashion-MNIST images cover every image exactly
+             once, each its shard of the docs' run order, one manifest each
+  uneven     lists (--array=1,2,9, and 1,5,9: Slurm gives every list STEP 1)
+             are refused by every task, nothing written; --array=1-9:4 works
   cancel     scancel of one running task (SIGTERM) leaves no temporary file
              and a consistent manifest; a resubmission with --skip-existing
              does exactly the rest
-  timelimit  a task that hits its --time limit ends the same way
+  timelimit  a task that hits its --time limit ends the same way (submitted
+             first, it runs while the others do: Slurm ends it after 60-90 s)
+
+--array and --time are given to sbatch, whose options override the script's
+#SBATCH lines, as a user's would.
 
 Needs root (slurmd), slurm-wlm and munge (scripts/install-deps.sh) and
 dataset-fashion-mnist. Exits 77 (CTest: skipped) when not root or when
@@ -50,7 +55,7 @@ import harness  # noqa: E402
 from harness import ARGS, check, write_png  # noqa: E402
 
 SKIP = 77
-IMAGES = 320  # 80 per task: more than one batch of the docs' --batch-size 64
+IMAGES = 320  # 80 a task of 4, 160 of 2: more than a batch of the docs' 64
 # CPUs the test node claims (SlurmdParameters=config_overrides): the docs ask
 # for --cpus-per-task=8, and the 4 tasks of one array plus the time-limit task
 # must run at once on a 2-core machine (each uses one thread:
@@ -60,7 +65,7 @@ TIME_LIMIT_DEADLINE = 240  # s: Slurm checks limits every 30 s, then SIGTERM
 # The time-limit task's images: hard links to the IMAGES, many more than
 # any machine explains before Slurm's limit.
 BIG_COPIES = 40
-SLOW_LAYERS = 48  # about 110 ms an image on one core of a 2-core CI machine
+SLOW_LAYERS = 48  # about 75 ms an image on one core of a 2-core machine
 
 
 class Fast(nn.Module):
@@ -347,8 +352,9 @@ class Job:
 
 # ------------------------------------------------------------- facts
 def write_images(folder, count, start=0):
-    """Fashion-MNIST test images as gray PNGs in one folder per class (the
-    layout of an ImageNet validation folder); returns their paths."""
+    """Fashion-MNIST test images (dataset-fashion-mnist) as RGB PNGs in one
+    folder per class, the layout of an ImageNet validation folder (a gray
+    image would get a warning per image); returns their paths."""
     from fashion_data import CLASSES, DEFAULT_DATA_DIR, load_split
     images, labels = load_split(DEFAULT_DATA_DIR, "t10k")
     paths = []
@@ -356,7 +362,6 @@ def write_images(folder, count, start=0):
         name = CLASSES[labels[i]].lower().replace("/", "_").replace(" ", "_")
         p = os.path.join(folder, name, f"{i:05d}.png")
         os.makedirs(os.path.dirname(p), exist_ok=True)
-        # RGB, as the docs' ImageNet folder (a gray image would get a warning).
         paths.append(write_png(p, np.stack([images[i]] * 3, axis=-1)))
     return paths
 
@@ -500,8 +505,8 @@ def area_cancel(ctx):
         out = harness.path("maps_cancel")
         expected = on_disk(ctx["data"])
         mine = expected[1::2]
-        first_maps = [os.path.join(out, os.path.relpath(p, ctx["data"])[:-len(".png")] + "_class*.png")
-                      for p in mine]
+        first_maps = [os.path.join(out, os.path.relpath(p, ctx["data"])[:-4] + "_class*.png")
+                      for p in mine]  # a map's name: the image's stem, _classC.png
         job = Job("cancel", ctx["slow"], ctx["data"], out, "--array=0-1")
         wait_for(lambda: any(glob.glob(g) for g in first_maps), 120,
                  "task 1's first maps", CLUSTER)
