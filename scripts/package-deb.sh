@@ -14,8 +14,12 @@ cd "$(dirname "$0")/.."
 source scripts/debian-release.sh
 build=${GUIDEDBP_BUILD:-build}
 
+# CPack computes the dependencies with dpkg-shlibdeps, after `file` found the
+# executables.
 command -v dpkg-shlibdeps >/dev/null ||
   { echo "package-deb: dpkg-shlibdeps missing: install dpkg-dev (scripts/install-deps.sh does)" >&2; exit 1; }
+command -v file >/dev/null ||
+  { echo "package-deb: the file utility is missing: install file (scripts/install-deps.sh does)" >&2; exit 1; }
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 fi
