@@ -6,13 +6,19 @@
 # if needed. Prints the .deb's path on its last line (everything else goes to
 # stderr).
 # Usage: scripts/package-deb.sh
-#   GUIDEDBP_BUILD=build   the build folder
-# Install it with: apt-get install ./guidedbp_0.1.0-1~deb12_amd64.deb
+#   GUIDEDBP_BUILD=DIR   the build folder; default: build/ when it is
+#                        configured (scripts/test.sh's), else build-deb/,
+#                        configured without tests (cpack builds all of a
+#                        folder's targets before packaging)
+# Install it with: apt-get install ./build/guidedbp_0.1.0-1~deb12_amd64.deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/debian-release.sh
 source scripts/debian-release.sh
 build=${GUIDEDBP_BUILD:-build}
+if [[ -z ${GUIDEDBP_BUILD:-} && ! -f build/CMakeCache.txt ]]; then
+  build="build-deb"
+fi
 
 # CPack computes the dependencies with dpkg-shlibdeps, after `file` found the
 # executables.
@@ -21,7 +27,7 @@ command -v dpkg-shlibdeps >/dev/null ||
 command -v file >/dev/null ||
   { echo "package-deb: the file utility is missing: install file (scripts/install-deps.sh does)" >&2; exit 1; }
 if [[ ! -f $build/CMakeCache.txt ]]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_TESTS=OFF >&2
 fi
 # Only what the package holds: the library and the CLI.
 cmake --build "$build" -j"$(nproc)" --target guidedbp guidedbp_cli >&2
