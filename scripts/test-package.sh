@@ -26,8 +26,9 @@ case ${GUIDEDBP_PACKAGE_TEST:-1} in
     exit 0
     ;;
   build)
-    deb=$(scripts/package-deb.sh | tail -n 1)
-    echo "test-package: built $deb (GUIDEDBP_PACKAGE_TEST=build: not installed here)"
+    deb=${1:-$(scripts/package-deb.sh | tail -n 1)}
+    [[ -f $deb ]] || { echo "test-package: $deb not found; make it with scripts/package-deb.sh" >&2; exit 1; }
+    echo "test-package: $deb built, not installed (GUIDEDBP_PACKAGE_TEST=build)"
     exit 0
     ;;
 esac

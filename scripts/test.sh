@@ -8,7 +8,8 @@
 #   Build folders: build/ (GUIDEDBP_BUILD), build-asan/, build-fuzz/, build-debian13/
 #   GUIDEDBP_RELIABILITY=0   skip the fuzzers and the sanitizer run
 #   GUIDEDBP_DEBIAN13=0      skip the Debian 13 run
-#   GUIDEDBP_PACKAGE_TEST=0  skip the .deb test (scripts/test-package.sh)
+#   GUIDEDBP_PACKAGE_TEST=0  skip the .deb tests (scripts/test-package.sh);
+#                =build      only build the .debs, install them nowhere
 #   GUIDEDBP_SLURM_TEST=0    skip the real-Slurm test (ctest -L slurm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
