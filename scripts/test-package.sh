@@ -111,7 +111,6 @@ in_root apt-get update -q >"$log" 2>&1 ||
   { tail -n 30 "$log" >&2; echo "test-package: apt-get update failed in the fresh root" >&2; exit 1; }
 lap "fresh root ready"
 
-
 # 1. The package alone (no Recommends) runs the CLI on the shipped images.
 apt_install "/tmp/guidedbp/$(basename "$deb")"
 examples=/usr/share/guidedbp/examples
@@ -132,7 +131,6 @@ for name, r in records.items():
     assert all(os.path.getsize(os.path.dirname(manifest) + "/" + os.path.basename(o)) > 0
                for o in r["outputs"]), r
 PY
-
 lap "installed, explained the shipped images"
 
 # 2. With the Recommends (LibTorch's headers) and a compiler, the consumer
