@@ -457,8 +457,6 @@ def area_array(ctx):
             f"{len(counts)} images explained, {IMAGES} on disk"
         for t in range(4):  # task t did shard t/4 of the run's order
             assert [r["input"] for r in records(manifests[t])] == expected[t::4], t
-            assert f"80 explained, 0 failed of 80 images (shard {t}/4 of {IMAGES})" in \
-                job.log(t), job.tail(t)
         assert len(outputs_on_disk(out)) == IMAGES
     check(f"array: 4 tasks of the docs' script cover {IMAGES} images exactly once", run)
 
