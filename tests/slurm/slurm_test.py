@@ -11,8 +11,9 @@ output:
 
   array      4 tasks over 320 Fashion-MNIST images cover every image exactly
              once, each its shard of the docs' run order, one manifest each
-  uneven     lists (--array=1,2,9, and 1,5,9: Slurm gives every list STEP 1)
-             are refused by every task, nothing written; --array=1-9:4 works
+  uneven     lists with gaps (--array=1,2,9, and 1,5,9: Slurm gives a list
+             STEP 1) are refused by every task, nothing written; the range
+             --array=1-9:4 works
   cancel     scancel of one running task (SIGTERM) leaves no temporary file
              and a consistent manifest; a resubmission with --skip-existing
              does exactly the rest
