@@ -20,7 +20,13 @@ packages=(
   "clang-$GUIDEDBP_CLANG_VERSION" "libclang-rt-$GUIDEDBP_CLANG_VERSION-dev" # fuzzers, sanitizers
   clang-format git        # the style check in scripts/test.sh
   debootstrap             # scripts/test-debian13.sh makes a Debian 13 root
+  dpkg-dev file           # scripts/package-deb.sh: CPack finds the .deb's dependencies with them
 )
+# tests/slurm: a real single-node Slurm runs docs/datasets.md's job array
+# (not in the Debian 13 root of scripts/test-debian13.sh, which skips it).
+if [[ ${GUIDEDBP_SLURM_TEST:-1} != 0 ]]; then
+  packages+=(slurm-wlm munge)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -10,7 +10,9 @@
 # In the root the sources are this checkout, mounted at the same path; the
 # build folder is build-debian13/. The fuzzers and the sanitizer run are not
 # repeated there (scripts/test.sh runs them on the host): they check our own
-# code, which is the same on both.
+# code, which is the same on both. Neither is the Slurm test (daemons in a
+# chroot), and the Debian package is built there but tested from the host
+# (scripts/test-package.sh needs debootstrap and mounts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -18,52 +20,24 @@ root=${GUIDEDBP_DEBIAN13_ROOT:-/var/cache/guidedbp/debian13}
 
 [[ $(id -u) -eq 0 ]] || { echo "test-debian13: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 
-# The Debian mirror of this machine's own apt sources (deb822 or one-line).
-mirror() {
-  local uri
-  uri=$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  if [[ -z $uri ]]; then
-    uri=$(awk '$1 == "deb" && !/security/ {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
-  fi
-  [[ -n $uri ]] || { echo "test-debian13: no Debian mirror found in /etc/apt/sources*" >&2; return 1; }
-  echo "$uri"
-}
-
-if [[ ! -x $root/usr/bin/apt-get ]]; then
-  command -v debootstrap >/dev/null || { echo "test-debian13: debootstrap missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
-  url=$(mirror)
-  echo "test-debian13: making a Debian 13 root in $root" >&2
-  rm -rf "$root.partial"
-  mkdir -p "$(dirname "$root")"
-  # Into a side folder first: an interrupted run never leaves a half root.
-  debootstrap --variant=minbase trixie "$root.partial" "$url" >"$root.log" 2>&1 ||
-    { echo "test-debian13: debootstrap failed, see $root.log" >&2; exit 1; }
-  mv "$root.partial" "$root"
-fi
-
-mounts=()
-cleanup() {
-  local i
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-bind() { # bind HOST_PATH: the same path inside the root
-  mkdir -p "$root$1"
-  if ! mountpoint -q "$root$1"; then
-    mount --bind "$1" "$root$1"
-    mounts+=("$root$1")
-  fi
-}
-bind /proc
-bind /sys
-bind /dev
-bind "$src"
+# shellcheck source=scripts/debian-root.sh
+source scripts/debian-root.sh
+debian_root trixie "$root"
+trap root_unmount EXIT
+root_bind "$root" /proc
+root_bind "$root" /sys
+root_bind "$root" /dev
+root_bind "$root" "$src"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+
+# The .deb is only built in the root; scripts/test.sh installs it in a fresh
+# Debian 13 root from the host.
+package=build
+[[ ${GUIDEDBP_PACKAGE_TEST:-1} != 0 ]] || package=0
 
 # A clean environment: nothing from the host's PATH or Python leaks in.
 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   CI="${CI:-}" GUIDEDBP_BUILD=build-debian13 GUIDEDBP_RELIABILITY=0 \
+  GUIDEDBP_SLURM_TEST=0 GUIDEDBP_PACKAGE_TEST="$package" \
   bash -c 'cd "$1" && shift && scripts/test.sh "$@"' test-debian13 "$src" "$@"

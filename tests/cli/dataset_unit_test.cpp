@@ -491,7 +491,8 @@ TEST(ShardTest, SlurmErrorsNameTheVariableAndValue) {
   });
   EXPECT_NE(message.find("SLURM_ARRAY_TASK_COUNT=-2"), std::string::npos)
       << message;
-  // --array=1,5,9 has 3 tasks but ids up to 9: not evenly spaced from 0..2.
+  // Ids up to 9 in 3 tasks with no SLURM_ARRAY_TASK_MAX (an older Slurm):
+  // the task past the last shard fails.
   message = error_of([] {
     resolve_shard(
         "",
@@ -525,6 +526,90 @@ TEST(ShardTest, SlurmErrorsNameTheVariableAndValue) {
                {"SLURM_ARRAY_TASK_MIN", "1"},
                {"SLURM_ARRAY_TASK_COUNT", "4"}})),
       CliError);
+}
+
+TEST(ShardTest, SlurmUnevenArrayIsRefusedByEveryTask) {
+  // sbatch --array=1,2,9, as Slurm 22.05 runs it: MIN 1, MAX 9, STEP 1,
+  // COUNT 3. Without MAX, tasks 1 and 2 would run shards 0/3 and 1/3 and only
+  // task 9 would fail, leaving a third of the images undone.
+  for (const char* id : {"1", "2", "9"}) {
+    std::string message = error_of([id] {
+      resolve_shard(
+          "",
+          0,
+          env_of(
+              {{"SLURM_ARRAY_TASK_ID", id},
+               {"SLURM_ARRAY_TASK_MIN", "1"},
+               {"SLURM_ARRAY_TASK_MAX", "9"},
+               {"SLURM_ARRAY_TASK_STEP", "1"},
+               {"SLURM_ARRAY_TASK_COUNT", "3"}}));
+    });
+    EXPECT_NE(message.find("SLURM_ARRAY_TASK_MAX=9"), std::string::npos)
+        << id << ": " << message;
+    EXPECT_NE(message.find("do not step evenly"), std::string::npos)
+        << id << ": " << message;
+    EXPECT_NE(message.find("--array=0-2"), std::string::npos)
+        << id << ": " << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  // A MAX that is not a number is named too.
+  std::string message = error_of([] {
+    resolve_shard(
+        "",
+        0,
+        env_of(
+            {{"SLURM_ARRAY_TASK_ID", "1"},
+             {"SLURM_ARRAY_TASK_MAX", "x"},
+             {"SLURM_ARRAY_TASK_COUNT", "2"}}));
+  });
+  EXPECT_NE(message.find("SLURM_ARRAY_TASK_MAX=x"), std::string::npos)
+      << message;
+}
+
+TEST(ShardTest, SlurmRangeWithAStepWorksAListDoesNot) {
+  // sbatch --array=1-9:4: STEP 4, tasks 1, 5, 9 are shards 0, 1, 2 of 3.
+  int64_t index = 0;
+  for (const char* id : {"1", "5", "9"}) {
+    Shard s = resolve_shard(
+        "",
+        0,
+        env_of(
+            {{"SLURM_ARRAY_TASK_ID", id},
+             {"SLURM_ARRAY_TASK_MIN", "1"},
+             {"SLURM_ARRAY_TASK_MAX", "9"},
+             {"SLURM_ARRAY_TASK_STEP", "4"},
+             {"SLURM_ARRAY_TASK_COUNT", "3"}}));
+    EXPECT_EQ(s.index, index++) << id;
+    EXPECT_EQ(s.count, 3) << id;
+  }
+  // sbatch --array=1,5,9: Slurm 22.05 sets STEP 1 for a list, so even this
+  // evenly spaced one is refused, by task 1 as by task 9.
+  for (const char* id : {"1", "5", "9"}) {
+    EXPECT_THROW(
+        resolve_shard(
+            "",
+            0,
+            env_of(
+                {{"SLURM_ARRAY_TASK_ID", id},
+                 {"SLURM_ARRAY_TASK_MIN", "1"},
+                 {"SLURM_ARRAY_TASK_MAX", "9"},
+                 {"SLURM_ARRAY_TASK_STEP", "1"},
+                 {"SLURM_ARRAY_TASK_COUNT", "3"}})),
+        CliError)
+        << id;
+  }
+  // One task (--array=7): MIN = MAX = 7.
+  Shard s = resolve_shard(
+      "",
+      0,
+      env_of(
+          {{"SLURM_ARRAY_TASK_ID", "7"},
+           {"SLURM_ARRAY_TASK_MIN", "7"},
+           {"SLURM_ARRAY_TASK_MAX", "7"},
+           {"SLURM_ARRAY_TASK_STEP", "1"},
+           {"SLURM_ARRAY_TASK_COUNT", "1"}}));
+  EXPECT_EQ(s.index, 0);
+  EXPECT_EQ(s.count, 1);
 }
 
 TEST(ShardTest, KubernetesIndexedJob) {

@@ -123,6 +123,22 @@ Shard resolve_shard(
     if (step < 1 || count < 1 || id < min || (id - min) % step != 0) {
       throw CliError(values + " is not a task of an evenly spaced array" + fix);
     }
+    // A list (--array=1,2,9; Slurm 22.05 gives every list STEP 1) would map
+    // its low tasks to shards 0/3 and 1/3 and only task 9 would fail: a third
+    // of the run silently never done. MAX shows the gap to every task.
+    if (getenv("SLURM_ARRAY_TASK_MAX") != nullptr) {
+      int64_t max =
+          env_number(getenv, "SLURM_ARRAY_TASK_MAX", context, nullptr);
+      if (max < min || (max - min) % step != 0 ||
+          (max - min) / step + 1 != count) {
+        throw CliError(
+            values + ", SLURM_ARRAY_TASK_MAX=" + std::to_string(max) +
+            ": the array's " + std::to_string(count) + " task ids from " +
+            std::to_string(min) + " to " + std::to_string(max) +
+            " do not step evenly from MIN to MAX (a list such as --array=1,2,9), so its tasks cannot split the run" +
+            fix);
+      }
+    }
     Shard shard{(id - min) / step, count, "SLURM_ARRAY_TASK_ID"};
     if (shard.index >= count) {
       throw CliError(

@@ -33,7 +33,9 @@ Shard parse_shard(const std::string& text);
 /// The shard of this process: `--shard` when given (`shard_option` not
 /// empty); else a Slurm job array's task (SLURM_ARRAY_TASK_ID set): index =
 /// (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP
-/// (minimum 0 and step 1 when unset), count = SLURM_ARRAY_TASK_COUNT; else a
+/// (minimum 0 and step 1 when unset), count = SLURM_ARRAY_TASK_COUNT, and
+/// when SLURM_ARRAY_TASK_MAX is set (Slurm always sets it) every task checks
+/// (MAX - MIN) / STEP + 1 == COUNT; else a
 /// Kubernetes Indexed Job's pod (JOB_COMPLETION_INDEX set): index =
 /// JOB_COMPLETION_INDEX, count = `shard_count_option` (`--shard-count N`,
 /// the Job's `completions`); else the whole run {0, 1, ""}. `getenv` reads
@@ -45,8 +47,9 @@ Shard parse_shard(const std::string& text);
 /// `--shard-count` disagreeing with `--shard` or the Slurm count, and
 /// `--shard-count` above 1 with no index from anywhere; throws
 /// CliError naming the variable and its value for a malformed or
-/// out-of-range environment value (e.g. an array `--array=1,5,9` whose ids
-/// are not evenly spaced), and for JOB_COMPLETION_INDEX without
+/// out-of-range environment value, in every task of an array whose ids do
+/// not step evenly from MIN to MAX (a list: `--array=1,2,9`), and for
+/// JOB_COMPLETION_INDEX without
 /// `--shard-count`.
 ///
 /// Example:
