@@ -388,8 +388,8 @@ struct Record {
   Stats time;
   Stats cpu;
   double peak_mb = -1;
-  std::vector<double> peak_reps;
-  std::string note;
+  std::vector<double> peak_reps{};
+  std::string note{};
 };
 
 struct StageRecord {

@@ -21,7 +21,7 @@ fi
 source scripts/debian-release.sh
 cxx=${FUZZ_CXX:-clang++-$GUIDEDBP_CLANG_VERSION}
 command -v "$cxx" >/dev/null || { echo "fuzz: $cxx not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
-cmake -S fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+cmake -S fuzz -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DGUIDEDBP_WARNINGS_AS_ERRORS="$GUIDEDBP_WERROR" >/dev/null
 cmake --build "$build" -j2 --target "${targets[@]}" >/dev/null
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:abort_on_error=0}

@@ -11,6 +11,8 @@
 #   GUIDEDBP_PACKAGE_TEST=0  skip the .deb tests (scripts/test-package.sh);
 #                =build      only build the .debs, install them nowhere
 #   GUIDEDBP_SLURM_TEST=0    skip the real-Slurm test (ctest -L slurm)
+#   GUIDEDBP_BENCH=0         do not build the benchmark (the Debian 13 run)
+#   GUIDEDBP_WERROR=ON|OFF   warnings fail the build (default: ON on Debian 12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,10 @@ else
   echo "test: style check skipped: it needs clang-format 14 (Debian 12), this is $(clang-format --version)"
 fi
 jobs=$(nproc)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON # the benchmark is built, not run
+# The benchmark is built (so it keeps compiling), not run.
+bench=$([[ ${GUIDEDBP_BENCH:-1} != 0 ]] && echo ON || echo OFF)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH="$bench" \
+  -DGUIDEDBP_WARNINGS_AS_ERRORS="$GUIDEDBP_WERROR"
 cmake --build "$build" -j"$jobs"
 (cd "$build" && ctest --output-on-failure -j"$jobs" "$@")
 echo "test: $GUIDEDBP_DEBIAN_CODENAME build and tests done in $((SECONDS - start)) s"

@@ -59,19 +59,6 @@ bool node_path(const Node* node, std::string& path) {
   return true;
 }
 
-// A nested node without a callstack belongs where its enclosing node does.
-std::string effective_path(const Node* node) {
-  std::string path;
-  for (const Node* n = node; n != nullptr;) {
-    if (node_path(n, path)) {
-      return path;
-    }
-    const Block* block = n->owningBlock();
-    n = block ? block->owningNode() : nullptr;
-  }
-  return "";
-}
-
 // The top-level node a (possibly nested) node lies in.
 const Node* top_level(const Node* node) {
   while (node->owningBlock() && node->owningBlock()->owningNode()) {
