@@ -28,6 +28,7 @@ trap root_unmount EXIT
 root_bind "$root" /proc
 root_bind "$root" /sys
 root_bind "$root" /dev
+root_bind "$root" /dev/pts # pseudo-terminals: explain's progress bar test
 root_bind "$root" "$src"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
