@@ -99,18 +99,17 @@ void check_normalization(const PreprocessOptions& options) {
   if (channels <= 0) {
     return; // images stay as decoded: checked per image
   }
-  for (const auto& [values, name] :
-       {std::make_pair(&options.mean, "mean"),
-        std::make_pair(&options.std, "std")}) {
-    if (values->size() > 1 &&
-        static_cast<int64_t>(values->size()) != channels) {
+  auto check = [channels](const std::vector<double>& values, const char* name) {
+    if (values.size() > 1 && static_cast<int64_t>(values.size()) != channels) {
       throw UsageError(
-          std::string("--") + name + " has " + std::to_string(values->size()) +
+          std::string("--") + name + " has " + std::to_string(values.size()) +
           " values but every image goes to the model with " +
           std::to_string(channels) + " channel" + (channels == 1 ? "" : "s") +
           ": give 1 value or " + std::to_string(channels));
     }
-  }
+  };
+  check(options.mean, "mean");
+  check(options.std, "std");
 }
 
 Preprocessed preprocess(const Image& image, const PreprocessOptions& options) {
