@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the library, the unit tests and (when present) the CLI with
-# AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs them.
+# AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs them;
+# then explain's scheduler under ThreadSanitizer.
 # Fails on any sanitizer report (UBSan is fatal: -fno-sanitize-recover) and on
 # any leak that LeakSanitizer finds at exit.
 #
@@ -79,5 +80,15 @@ if [[ -n $cli ]]; then
     run /usr/bin/python3 tests/cli/dataset_test.py --cli "$cli" --source-dir . --area "$area"
   done
 fi
+# ThreadSanitizer on explain's scheduler (pipeline.h) and the thread pool it
+# runs on: torch-free, so one small program of its own, not a third build of
+# the tree (TSan cannot share a build with ASan).
+tsan=$build/tsan
+mkdir -p "$tsan"
+g++ -std=c++17 -fsanitize=thread -O1 -g1 -Itools/guidedbp \
+  tests/cli/pipeline_test.cpp tools/guidedbp/thread_pool.cpp \
+  -lgtest_main -lgtest -pthread -o "$tsan/pipeline_test"
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+  run "$tsan/pipeline_test" --gtest_brief=1 --gtest_repeat=3
 echo "sanitize: done in $((SECONDS - start)) s, status $status"
 exit $status
