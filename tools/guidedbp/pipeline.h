@@ -73,10 +73,7 @@ class Pipeline {
       PipelineLimits limits,
       ThreadPool& pool,
       std::function<bool()> stop)
-      : stages_(stages),
-        limits_(limits),
-        pool_(pool),
-        stop_(std::move(stop)) {}
+      : stages_(stages), limits_(limits), pool_(pool), stop_(std::move(stop)) {}
 
   size_t run(size_t count, const std::function<bool()>& report_after_error) {
     count_ = count;
