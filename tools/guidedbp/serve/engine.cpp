@@ -11,6 +11,7 @@
 #include <regex>
 #include <set>
 
+#include "../class_choice.h"
 #include "../cli_error.h"
 #include "../image_io.h"
 #include "../methods.h"
@@ -146,7 +147,6 @@ class TorchBackend : public Backend {
   }
 
   void run(const std::string& model, const std::vector<Job*>& jobs) override {
-    torch::jit::Module& module = models_.at(model);
     PreprocessOptions pre = pre_;
     pre.channels = channels_.at(model);
     // Inputs first: an image that does not decode fails alone.
@@ -183,7 +183,7 @@ class TorchBackend : public Backend {
     for (auto& entry : groups) {
       std::vector<Item>& items = entry.second;
       try {
-        run_group(model, module, items);
+        run_group(model, items);
       } catch (...) {
         if (items.size() == 1) {
           finish_with_error(*items[0].job);
@@ -194,7 +194,7 @@ class TorchBackend : public Backend {
         for (Item& item : items) {
           std::vector<Item> alone{item};
           try {
-            run_group(model, module, alone);
+            run_group(model, alone);
           } catch (...) {
             finish_with_error(*item.job);
           }
@@ -263,18 +263,25 @@ class TorchBackend : public Backend {
     } catch (const CliError&) {
       throw;
     } catch (const std::exception& e) {
-      const std::string line = error_line(e);
-      const std::string mismatch = channel_mismatch_message(line);
-      if (!mismatch.empty()) {
-        throw CliError(mismatch);
-      }
-      throw CliError(
-          "the model cannot run on this image preprocessed to " +
-          c10::str(x.slice(0, 0, 1).sizes()) + " (serve's --resize/" +
-          "--center-crop make that size) and says: " + limit_length(line, 200) +
-          "; send images of the model's input size, or start serve with " +
-          "--resize/--center-crop for it");
+      throw image_model_failure(e, x);
     }
+  }
+
+  // What a client needs to hear when the model fails on its image `x`.
+  static CliError image_model_failure(
+      const std::exception& e,
+      const torch::Tensor& x) {
+    const std::string line = error_line(e);
+    const std::string mismatch = channel_mismatch_message(line);
+    if (!mismatch.empty()) {
+      return CliError(mismatch);
+    }
+    return CliError(
+        "the model cannot run on this image preprocessed to " +
+        c10::str(x.slice(0, 0, 1).sizes()) + " (serve's --resize/" +
+        "--center-crop make that size) and says: " + limit_length(line, 200) +
+        "; send images of the model's input size, or start serve with " +
+        "--resize/--center-crop for it");
   }
 
   // The group's merged target; `items` agree on its family (see
@@ -321,108 +328,146 @@ class TorchBackend : public Backend {
 
   // One model call for `items`; finishes every job or throws (and finishes
   // none).
-  void run_group(
-      const std::string& model_name,
-      torch::jit::Module& module,
-      std::vector<Item>& items) {
+  void run_group(const std::string& model, std::vector<Item>& items) {
     std::vector<torch::Tensor> parts;
     for (const Item& item : items) {
       parts.push_back(item.input);
     }
     torch::Tensor x = parts.size() == 1 ? parts[0] : torch::cat(parts);
-    const Job& first = *items[0].job;
     std::vector<JobResult> results(items.size());
-
-    torch::Tensor probs;
-    std::vector<int64_t> predicted;
-    if (first.kind != JobKind::kExplain) {
-      torch::Tensor out =
-          is_image(first) ? forward_images(module, x) : forward(module, x);
-      if (first.kind == JobKind::kPredict) {
-        int64_t offset = 0;
-        for (size_t i = 0; i < items.size(); ++i) {
-          const int64_t n = items[i].input.size(0);
-          for (int64_t e = 0; e < n; ++e) {
-            results[i].outputs.push_back(to_array(out[offset + e]));
-          }
-          offset += n;
-        }
-        finish_all(items, results);
-        return;
-      }
-      if (out.dim() != 2) {
-        throw CliError(
-            "the model's output for one image has shape " +
-            c10::str(out.slice(0, 0, 1).sizes()) +
-            "; image requests need 1 x classes scores");
-      }
-      probs = torch::softmax(out.to(torch::kFloat64), 1);
-      torch::Tensor best = probs.argmax(1);
-      for (int64_t e = 0; e < best.size(0); ++e) {
-        predicted.push_back(best[e].item<int64_t>());
-      }
-      for (size_t i = 0; i < items.size(); ++i) {
-        results[i].predicted = predicted[i];
-        results[i].score =
-            probs[static_cast<int64_t>(i)][predicted[i]].item<double>();
-        if (first.kind == JobKind::kImagePredict) {
-          results[i].outputs.push_back(to_array(out[static_cast<int64_t>(i)]));
-        }
-      }
-      if (first.kind == JobKind::kImagePredict) {
-        finish_all(items, results);
-        return;
-      }
+    if (is_explain(*items[0].job)) {
+      explain_group(model, items, x, results);
+    } else {
+      predict_group(model, items, x, results);
     }
+    finish_all(items, results);
+  }
 
-    const ModifiedReluGradient& method =
-        method_for(model_name, first.method, first.abs);
-    const Target target = merged_target(items, predicted);
-    torch::Tensor attribution =
-        method.attribute(std::vector<torch::Tensor>{x.to(device_)}, target)
-            .at(0)
-            .to(torch::kCPU);
+  // :predict, on tensors or images: the model's output per example, and
+  // for images the predicted class and its probability.
+  void predict_group(
+      const std::string& model,
+      const std::vector<Item>& items,
+      const torch::Tensor& x,
+      std::vector<JobResult>& results) {
+    const bool images = is_image(*items[0].job);
+    torch::jit::Module& module = models_.at(model);
+    torch::Tensor out = images ? forward_images(module, x) : forward(module, x);
+    ClassChoice choice;
+    if (images) {
+      choice = choose_image_classes(out);
+    }
     int64_t offset = 0;
     for (size_t i = 0; i < items.size(); ++i) {
-      const Item& item = items[i];
-      const int64_t n = item.input.size(0);
-      if (first.kind == JobKind::kExplain) {
-        for (int64_t e = 0; e < n; ++e) {
-          results[i].outputs.push_back(to_array(attribution[offset + e]));
-        }
-      } else {
-        const Job& job = *item.job;
-        // The class explained, as the library resolved it (negative
-        // indices count from the end).
-        const int64_t classes = probs.size(1);
-        int64_t t = predicted[i];
-        if (job.target.kind == TargetLiteral::Kind::kIndex ||
-            job.target.kind == TargetLiteral::Kind::kTuple) {
-          t = job.target.indices.at(0);
-        } else if (job.target.kind == TargetLiteral::Kind::kPerExample) {
-          t = job.target.indices.at(0);
-        } else if (job.target.kind == TargetLiteral::Kind::kPerExampleTuples) {
-          t = job.target.tuples.at(0).at(0);
-        }
-        results[i].target = t < 0 ? t + classes : t;
-        const VisualizeOptions options =
-            VisualizeOptions()
-                .method(parse_visual_method(job.visual))
-                .sign(parse_visual_sign(job.sign))
-                .outlier_perc(job.outlier_perc);
-        const int64_t h = item.pixels.size(1);
-        const int64_t w = item.pixels.size(2);
-        const int64_t scale = job.scale > 0
-            ? job.scale
-            : std::max<int64_t>(1, 224 / std::max(h, w));
-        results[i].png = encode_png(enlarge_nearest(
-            to_image(visualize_image_attr(
-                attribution[offset], item.pixels, options)),
-            static_cast<int>(scale)));
+      const int64_t n = items[i].input.size(0);
+      for (int64_t e = 0; e < n; ++e) {
+        results[i].outputs.push_back(to_array(out[offset + e]));
+      }
+      if (images) {
+        results[i].predicted = choice.predicted[i];
+        results[i].score =
+            choice.probs[static_cast<int64_t>(i)][choice.predicted[i]]
+                .item<double>();
       }
       offset += n;
     }
-    finish_all(items, results);
+  }
+
+  // The classes of an image batch from the model's scores (one image per
+  // job): probabilities and the predicted class of each.
+  static ClassChoice choose_image_classes(const torch::Tensor& scores) {
+    if (scores.dim() != 2 || scores.size(1) < 1) {
+      throw CliError(
+          "the model's output for one image has shape " +
+          c10::str(scores.slice(0, 0, 1).sizes()) +
+          "; image requests need 1 x classes scores");
+    }
+    return choose_classes(scores, ClassRequest());
+  }
+
+  // :explain, on tensors or images: one forward and one backward pass; for
+  // images the classes come from that forward pass's scores.
+  void explain_group(
+      const std::string& model,
+      const std::vector<Item>& items,
+      const torch::Tensor& x,
+      std::vector<JobResult>& results) {
+    const Job& first = *items[0].job;
+    const bool images = first.kind == JobKind::kImageExplain;
+    const ModifiedReluGradient& method =
+        method_for(model, first.method, first.abs);
+    ClassChoice choice;
+    torch::Tensor attribution;
+    try {
+      AttributionResult result = method.attribute_chosen_targets(
+          std::vector<torch::Tensor>{x.to(device_)},
+          [&](const torch::Tensor& scores) {
+            if (images) {
+              choice = choose_image_classes(scores);
+            }
+            return std::vector<Target>{merged_target(items, choice.predicted)};
+          });
+      attribution = result.attributions.at(0).at(0).to(torch::kCPU);
+    } catch (const CliError&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (images && !choice.probs.defined()) { // the model's forward pass
+        throw image_model_failure(e, x);
+      }
+      throw;
+    }
+    int64_t offset = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const int64_t n = items[i].input.size(0);
+      if (images) {
+        results[i] = draw_image_explain(
+            *items[i].job, items[i].pixels, attribution[offset], choice, i);
+      } else {
+        for (int64_t e = 0; e < n; ++e) {
+          results[i].outputs.push_back(to_array(attribution[offset + e]));
+        }
+      }
+      offset += n;
+    }
+  }
+
+  // An :explain image job's result: the class explained, its prediction
+  // and the heat map as a PNG.
+  static JobResult draw_image_explain(
+      const Job& job,
+      const torch::Tensor& pixels,
+      const torch::Tensor& attribution,
+      const ClassChoice& choice,
+      size_t row) {
+    JobResult result;
+    result.predicted = choice.predicted[row];
+    result.score = choice.probs[static_cast<int64_t>(row)][result.predicted]
+                       .item<double>();
+    // The class explained, as the library resolved it (negative indices
+    // count from the end).
+    const int64_t classes = choice.probs.size(1);
+    int64_t t = result.predicted;
+    if (job.target.kind == TargetLiteral::Kind::kIndex ||
+        job.target.kind == TargetLiteral::Kind::kTuple ||
+        job.target.kind == TargetLiteral::Kind::kPerExample) {
+      t = job.target.indices.at(0);
+    } else if (job.target.kind == TargetLiteral::Kind::kPerExampleTuples) {
+      t = job.target.tuples.at(0).at(0);
+    }
+    result.target = t < 0 ? t + classes : t;
+    const VisualizeOptions options =
+        VisualizeOptions()
+            .method(parse_visual_method(job.visual))
+            .sign(parse_visual_sign(job.sign))
+            .outlier_perc(job.outlier_perc);
+    const int64_t h = pixels.size(1);
+    const int64_t w = pixels.size(2);
+    const int64_t scale =
+        job.scale > 0 ? job.scale : std::max<int64_t>(1, 224 / std::max(h, w));
+    result.png = encode_png(enlarge_nearest(
+        to_image(visualize_image_attr(attribution, pixels, options)),
+        static_cast<int>(scale)));
+    return result;
   }
 
   static void finish_all(
