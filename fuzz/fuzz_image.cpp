@@ -17,8 +17,8 @@
 #include <new>
 #include <vector>
 
-#include "cli_error.h"
-#include "image_io.h"
+#include "cli/cli_error.h"
+#include "io/image_io.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::Image;

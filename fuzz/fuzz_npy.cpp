@@ -13,8 +13,8 @@
 #include <new>
 #include <vector>
 
-#include "cli_error.h"
-#include "npy_format.h"
+#include "cli/cli_error.h"
+#include "io/npy_format.h"
 
 using guidedbp::cli::CliError;
 

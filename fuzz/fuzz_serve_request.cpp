@@ -23,8 +23,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cli_error.h"
-#include "method_catalogue.h"
+#include "cli/cli_error.h"
+#include "methods/method_catalogue.h"
 #include "serve/protocol.h"
 #include "serve/request.h"
 

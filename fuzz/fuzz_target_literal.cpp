@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "cli_error.h"
-#include "target_literal.h"
+#include "cli/cli_error.h"
+#include "cli/target_literal.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::NeuronLiteral;

@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "cli_error.h"
-#include "zip_check.h"
+#include "cli/cli_error.h"
+#include "io/zip_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

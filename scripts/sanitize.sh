@@ -86,7 +86,7 @@ fi
 tsan=$build/tsan
 mkdir -p "$tsan"
 g++ -std=c++17 -fsanitize=thread -O1 -g1 -Itools/guidedbp \
-  tests/cli/pipeline_test.cpp tools/guidedbp/thread_pool.cpp \
+  tests/cli/pipeline_test.cpp tools/guidedbp/runtime/thread_pool.cpp \
   -lgtest_main -lgtest -pthread -o "$tsan/pipeline_test"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
   run "$tsan/pipeline_test" --gtest_brief=1 --gtest_repeat=3

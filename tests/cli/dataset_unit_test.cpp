@@ -19,12 +19,12 @@
 #include <sstream>
 #include <thread>
 
-#include "cli_error.h"
-#include "dataset.h"
-#include "file_util.h"
-#include "manifest.h"
-#include "output_names.h"
-#include "shard.h"
+#include "cli/cli_error.h"
+#include "dataset/dataset.h"
+#include "dataset/manifest.h"
+#include "dataset/output_names.h"
+#include "dataset/shard.h"
+#include "io/file_util.h"
 
 namespace fs = std::filesystem;
 using namespace guidedbp::cli;

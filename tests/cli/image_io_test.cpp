@@ -1,13 +1,13 @@
 // Unit tests of PNG/JPEG decoding and PNG encoding (torch-free).
 
-#include "image_io.h"
+#include "io/image_io.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
 
 #include <cstring>
 
-#include "cli_error.h"
+#include "cli/cli_error.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::decode_image;

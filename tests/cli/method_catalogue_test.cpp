@@ -1,11 +1,11 @@
 // Unit tests of the method catalogue (torch-free): which command offers which
 // method, and the usage errors for options a method does not take.
 
-#include "method_catalogue.h"
+#include "methods/method_catalogue.h"
 
 #include <gtest/gtest.h>
 
-#include "cli_error.h"
+#include "cli/cli_error.h"
 
 using namespace guidedbp::cli;
 

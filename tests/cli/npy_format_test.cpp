@@ -1,13 +1,13 @@
 // Unit tests of the .npy header reader/writer (torch-free).
 
-#include "npy_format.h"
+#include "io/npy_format.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "cli_error.h"
+#include "cli/cli_error.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::make_npy_header;

@@ -1,10 +1,10 @@
 // Unit tests of explain's layout: enlarged maps and side-by-side panels.
 
-#include "panel.h"
+#include "imaging/panel.h"
 
 #include <gtest/gtest.h>
 
-#include "cli_error.h"
+#include "cli/cli_error.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::enlarge_nearest;

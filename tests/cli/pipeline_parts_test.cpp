@@ -18,11 +18,11 @@
 #include <stdexcept>
 #include <thread>
 
-#include "cli_error.h"
-#include "file_util.h"
-#include "interrupt.h"
-#include "progress.h"
-#include "thread_pool.h"
+#include "cli/cli_error.h"
+#include "io/file_util.h"
+#include "runtime/interrupt.h"
+#include "runtime/progress.h"
+#include "runtime/thread_pool.h"
 
 using namespace guidedbp::cli;
 namespace fs = std::filesystem;

@@ -3,6 +3,8 @@
 // much is held at once, and how an interrupt or an error ends the run.
 // scripts/sanitize.sh also runs them under ThreadSanitizer.
 
+#include "runtime/pipeline.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "pipeline.h"
 
 using namespace guidedbp::cli;
 
@@ -231,7 +231,8 @@ TEST(PipelineTest, AnErrorBeforeAnythingFitReportsNothingMore) {
   Recorder r(std::vector<int>(100, 0));
   r.throw_at_batch_ = 3;
   EXPECT_THROW(
-      run(r,
+      run(
+          r,
           {/*batch_size=*/2, /*ahead=*/4},
           2,
           [] { return false; },

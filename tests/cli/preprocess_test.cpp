@@ -3,15 +3,15 @@
 // channel count, against hand-computed values. The comparison with
 // torchvision itself is end-to-end: cli_test.py --area preprocess.
 
-#include "preprocess.h"
+#include "imaging/preprocess.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "cli_error.h"
-#include "model_io.h"
+#include "cli/cli_error.h"
+#include "io/model_io.h"
 
 using guidedbp::cli::channel_mismatch_message;
 using guidedbp::cli::expected_input_channels;

@@ -1,10 +1,10 @@
 // Unit tests of the --target and --neuron literal parsers (torch-free).
 
-#include "target_literal.h"
+#include "cli/target_literal.h"
 
 #include <gtest/gtest.h>
 
-#include "cli_error.h"
+#include "cli/cli_error.h"
 
 using guidedbp::cli::CliError;
 using guidedbp::cli::NeuronLiteral;

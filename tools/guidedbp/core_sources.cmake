@@ -3,20 +3,20 @@
 # this folder. Listed once here for the CLI (tools/guidedbp/CMakeLists.txt)
 # and the fuzzers (fuzz/CMakeLists.txt).
 set(GUIDEDBP_CLI_CORE_SOURCES
-  dataset.cpp
-  file_util.cpp
-  image_io.cpp
-  interrupt.cpp
-  manifest.cpp
-  method_catalogue.cpp
-  npy_format.cpp
-  output_names.cpp
-  panel.cpp
-  progress.cpp
-  shard.cpp
-  target_literal.cpp
-  thread_pool.cpp
-  zip_check.cpp
+  dataset/dataset.cpp
+  io/file_util.cpp
+  io/image_io.cpp
+  runtime/interrupt.cpp
+  dataset/manifest.cpp
+  methods/method_catalogue.cpp
+  io/npy_format.cpp
+  dataset/output_names.cpp
+  imaging/panel.cpp
+  runtime/progress.cpp
+  dataset/shard.cpp
+  cli/target_literal.cpp
+  runtime/thread_pool.cpp
+  io/zip_check.cpp
 )
-# They need nlohmann-json (manifest.cpp), a header-only library:
+# They need nlohmann-json (dataset/manifest.cpp), a header-only library:
 # find_package(nlohmann_json 3) and link nlohmann_json::nlohmann_json.

@@ -1,4 +1,4 @@
-#include "batcher.h"
+#include "serve/batcher.h"
 
 #include <vector>
 

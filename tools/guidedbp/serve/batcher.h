@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "job.h"
+#include "serve/job.h"
 
 namespace guidedbp {
 namespace cli {

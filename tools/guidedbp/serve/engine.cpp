@@ -1,7 +1,7 @@
 // Runs the server's jobs on TorchScript models: requests queued together for
 // one model become one forward (and one backward) pass, then are split back.
 
-#include "engine.h"
+#include "serve/engine.h"
 
 #include <guidedbp/visualization.h>
 
@@ -11,16 +11,16 @@
 #include <regex>
 #include <set>
 
-#include "../class_choice.h"
-#include "../cli_error.h"
-#include "../image_io.h"
-#include "../methods.h"
-#include "../model_io.h"
-#include "../panel.h"
-#include "../preprocess.h"
-#include "../report.h"
-#include "../runtime.h"
-#include "../target_convert.h"
+#include "cli/cli_error.h"
+#include "cli/report.h"
+#include "commands/class_choice.h"
+#include "commands/target_convert.h"
+#include "imaging/panel.h"
+#include "imaging/preprocess.h"
+#include "io/image_io.h"
+#include "io/model_io.h"
+#include "methods/methods.h"
+#include "runtime/runtime.h"
 
 namespace guidedbp {
 namespace cli {

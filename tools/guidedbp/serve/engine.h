@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "job.h"
-#include "serve_args.h"
+#include "serve/job.h"
+#include "serve/serve_args.h"
 
 namespace guidedbp {
 namespace cli {

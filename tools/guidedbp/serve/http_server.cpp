@@ -1,4 +1,4 @@
-#include "http_server.h"
+#include "serve/http_server.h"
 
 #include <httplib.h>
 
@@ -10,10 +10,10 @@
 #include <map>
 #include <optional>
 
-#include "../cli_error.h"
-#include "../file_util.h"
-#include "protocol.h"
-#include "request.h"
+#include "cli/cli_error.h"
+#include "io/file_util.h"
+#include "serve/protocol.h"
+#include "serve/request.h"
 
 namespace guidedbp {
 namespace cli {

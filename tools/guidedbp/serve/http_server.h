@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "batcher.h"
-#include "metrics.h"
-#include "request.h"
-#include "serve_args.h"
+#include "serve/batcher.h"
+#include "serve/metrics.h"
+#include "serve/request.h"
+#include "serve/serve_args.h"
 
 namespace httplib {
 class Server;

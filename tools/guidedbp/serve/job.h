@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../target_literal.h"
+#include "cli/target_literal.h"
 
 namespace guidedbp {
 namespace cli {

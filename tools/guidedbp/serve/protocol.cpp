@@ -1,9 +1,9 @@
-#include "protocol.h"
+#include "serve/protocol.h"
 
 #include <cmath>
 #include <limits>
 
-#include "../cli_error.h"
+#include "cli/cli_error.h"
 
 namespace guidedbp {
 namespace cli {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "job.h"
+#include "serve/job.h"
 
 namespace guidedbp {
 namespace cli {

@@ -1,11 +1,11 @@
-#include "request.h"
+#include "serve/request.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 
-#include "../cli_error.h"
-#include "../method_catalogue.h"
+#include "cli/cli_error.h"
+#include "methods/method_catalogue.h"
 
 namespace guidedbp {
 namespace cli {

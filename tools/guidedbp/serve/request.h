@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "job.h"
-#include "protocol.h"
+#include "serve/job.h"
+#include "serve/protocol.h"
 
 namespace guidedbp {
 namespace cli {

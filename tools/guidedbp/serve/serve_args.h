@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../commands.h"
+#include "cli/commands.h"
 
 namespace guidedbp {
 namespace cli {

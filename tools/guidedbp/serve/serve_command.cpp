@@ -11,11 +11,11 @@
 #include <cstdio>
 #include <thread>
 
-#include "../cli_error.h"
-#include "../method_catalogue.h"
-#include "engine.h"
-#include "http_server.h"
-#include "serve_args.h"
+#include "cli/cli_error.h"
+#include "methods/method_catalogue.h"
+#include "serve/engine.h"
+#include "serve/http_server.h"
+#include "serve/serve_args.h"
 
 namespace guidedbp {
 namespace cli {

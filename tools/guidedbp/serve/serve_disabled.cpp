@@ -3,8 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "../cli_error.h"
-#include "serve_args.h"
+#include "cli/cli_error.h"
+#include "serve/serve_args.h"
 
 namespace guidedbp {
 namespace cli {

@@ -2,7 +2,7 @@
 // external assets). It sends the chosen image to :predict (scores) and to
 // :explain (the heat map, drawn by the server with Captum's colours).
 
-#include "http_server.h"
+#include "serve/http_server.h"
 
 namespace guidedbp {
 namespace cli {
