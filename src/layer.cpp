@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "detail/layer_forward.h"
+#include "detail/script_executor.h"
 
 namespace guidedbp {
 namespace detail {
@@ -243,35 +244,18 @@ void expose(Graph& graph, Value* v) {
 // A copy of a module's inlined forward graph that also returns one layer's
 // tensors, with an executor of its own (only ever run unoptimised).
 struct TorchScriptLayerGraph {
-  torch::jit::Module module;
-  const c10::FunctionSchema* schema = nullptr;
-  std::shared_ptr<torch::jit::GraphExecutor> executor;
+  ScriptExecutor executor;
   size_t layer_count = 0;
-
-  std::vector<c10::IValue> run(const std::vector<c10::IValue>& args) const {
-    torch::jit::Stack stack;
-    stack.reserve(args.size() + 1);
-    stack.emplace_back(module._ivalue());
-    stack.insert(stack.end(), args.begin(), args.end());
-    schema->checkAndNormalizeInputs(stack);
-    executor->run(stack);
-    return stack;
-  }
 };
 
 namespace {
-
-torch::jit::GraphFunction& forward_function(const torch::jit::Module& module) {
-  return torch::jit::toGraphFunction(module.get_method("forward").function());
-}
 
 std::shared_ptr<const TorchScriptLayerGraph> build_layer_graph(
     const torch::jit::Module& module,
     const std::string& layer,
     bool layer_input,
     const std::string& who) {
-  torch::jit::GraphFunction& function = forward_function(module);
-  std::shared_ptr<Graph> graph = function.optimized_graph()->copy();
+  std::shared_ptr<Graph> graph = forward_graph_copy(module);
   std::vector<std::string> paths = all_paths(*graph);
   if (!std::binary_search(paths.begin(), paths.end(), layer)) {
     std::vector<std::string> modules;
@@ -305,13 +289,8 @@ std::shared_ptr<const TorchScriptLayerGraph> build_layer_graph(
   for (Value* v : values) {
     expose(*graph, v);
   }
-  auto result = std::make_shared<TorchScriptLayerGraph>();
-  result->module = module;
-  result->schema = &function.getSchema();
-  result->executor = std::make_shared<torch::jit::GraphExecutor>(
-      graph, function.qualname().qualifiedName() + "$" + layer);
-  result->layer_count = values.size();
-  return result;
+  return std::make_shared<TorchScriptLayerGraph>(TorchScriptLayerGraph{
+      ScriptExecutor(module, graph, "$" + layer), values.size()});
 }
 
 // ---------------------------------------------------------------------------
@@ -519,7 +498,7 @@ const LayerForward& LayerForwards::get(bool layer_input) const {
 LayerRun LayerForward::run(const std::vector<c10::IValue>& args) const {
   LayerRun result;
   if (kind_ == Kind::kTorchScript) {
-    std::vector<c10::IValue> stack = graph_->run(args);
+    std::vector<c10::IValue> stack = graph_->executor.run(args);
     TORCH_INTERNAL_ASSERT(stack.size() == 1 + graph_->layer_count);
     result.output = std::move(stack[0]);
     for (size_t i = 1; i < stack.size(); ++i) {
@@ -606,9 +585,8 @@ std::vector<LayerInfo> layer_shapes(
       additional_forward_args.end());
   std::vector<LayerInfo> result;
   if (const auto& module = model.torchscript_module()) {
-    torch::jit::GraphFunction& function = detail::forward_function(*module);
     std::shared_ptr<torch::jit::Graph> graph =
-        function.optimized_graph()->copy();
+        detail::forward_graph_copy(*module);
     std::vector<std::pair<size_t, size_t>> ranges; // per layer: outputs
     for (const auto& named : module->named_modules()) {
       if (named.name.empty()) {
@@ -623,13 +601,9 @@ std::vector<LayerInfo> layer_shapes(
       ranges.emplace_back(first, graph->outputs().size());
       result.push_back({named.name, {}, why});
     }
-    torch::jit::GraphExecutor executor(graph, "layer_shapes");
-    torch::jit::Stack stack;
-    stack.emplace_back(module->_ivalue());
-    stack.insert(stack.end(), args.begin(), args.end());
-    function.getSchema().checkAndNormalizeInputs(stack);
     torch::jit::GraphOptimizerEnabledGuard unoptimized(false);
-    executor.run(stack);
+    const std::vector<c10::IValue> stack =
+        detail::ScriptExecutor(*module, graph, "$layer_shapes").run(args);
     for (size_t i = 0; i < result.size(); ++i) {
       const auto [first, last] = ranges[i];
       if (last == first + 1) {
