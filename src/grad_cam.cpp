@@ -299,25 +299,11 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
       grad_cam_map(pass.activations, pass.gradient, /*relu=*/true);
   pass.gradient.reset();
   pass.activations.reset();
-  const torch::Tensor& selected = pass.selected;
-  const std::vector<torch::Tensor>& leaves = pass.leaves;
 
   // ... then the guided gradient at the inputs.
-  detail::VisitedNodes visited;
-  detail::ReluOverrideCount count;
-  detail::override_relus(selected, ReluRule::kGuided, visited, count);
-  std::vector<torch::Tensor> guided = torch::autograd::grad(
-      {selected},
-      leaves,
-      {torch::ones_like(selected)},
-      /*retain_graph=*/false,
-      /*create_graph=*/false,
-      /*allow_unused=*/true);
-  detail::check_gradients(guided, inputs, kGuidedGradCam);
-  detail::warn_relu_count(
-      count.relus, count.fused_graphs, model, kGuidedGradCam);
-
-  for (size_t i = 0; i < guided.size(); ++i) {
+  detail::RuleGradients guided = detail::relu_rule_gradients(
+      {pass.selected}, pass.leaves, ReluRule::kGuided, model, kGuidedGradCam);
+  for (size_t i = 0; i < guided.grads[0].size(); ++i) {
     const torch::Tensor& x = inputs[i];
     torch::Tensor upsampled;
     if (x.dim() == result.grad_cam.dim()) {
@@ -331,10 +317,11 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
       result.attributions.push_back(torch::empty({0}, x.options()));
       continue;
     }
-    result.attributions.push_back(guided[i] * upsampled.to(guided[i].dtype()));
+    const torch::Tensor& gradient = guided.grads[0][i];
+    result.attributions.push_back(gradient * upsampled.to(gradient.dtype()));
   }
   result.output = pass.output.detach();
-  result.relu_count = count.relus;
+  result.relu_count = guided.relu_count;
   return result;
 }
 

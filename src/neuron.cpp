@@ -1,6 +1,5 @@
 #include <c10/util/Exception.h>
 #include <guidedbp/neuron.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <string>
@@ -248,23 +247,9 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
       who,
       ": the selected neurons do not depend on the inputs");
 
-  detail::VisitedNodes visited;
-  detail::ReluOverrideCount count;
-  if (rule_ != ReluRule::kPlain) {
-    detail::override_relus(selected, rule_, visited, count);
-  }
-  std::vector<torch::Tensor> grads = torch::autograd::grad(
-      {selected},
-      leaves,
-      {torch::ones_like(selected)},
-      /*retain_graph=*/false,
-      /*create_graph=*/false,
-      /*allow_unused=*/true);
-  detail::check_gradients(grads, inputs, who);
-  if (rule_ != ReluRule::kPlain) {
-    detail::warn_relu_count(count.relus, count.fused_graphs, model_, who);
-  }
-  return grads;
+  return std::move(
+      detail::relu_rule_gradients({selected}, leaves, rule_, model_, who)
+          .grads[0]);
 }
 
 } // namespace guidedbp
