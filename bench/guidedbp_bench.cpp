@@ -17,7 +17,6 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/version.h>
@@ -36,8 +35,10 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
+
+#include "detail/attribution_steps.h"
+#include "detail/relu_override.h"
 
 namespace {
 
@@ -73,8 +74,7 @@ struct Options {
   double budget_s = 20; // timed seconds per (model, batch, threads), roughly
   int memory_reps = 3;
   bool memory = true;
-  bool stages = true;     // per-stage timing of GuidedBackprop
-  bool prototype = false; // also time the proposed in-place hook
+  bool stages = true; // per-stage timing of GuidedBackprop
   bool quick = false;
   std::vector<std::string> only; // measured things to keep (empty: all)
 };
@@ -114,8 +114,6 @@ void usage(std::ostream& os) {
         "  --warmup N           untimed calls of each measured thing (default 3)\n"
         "  --memory-reps N      peak-memory repetitions, median kept (default 3)\n"
         "  --no-memory --no-stages\n"
-        "  --prototype          also GuidedBackprop re-implemented here, hook out of place\n"
-        "                       (as the library) and in place (proposed)\n"
         "  --quick              tiny_cnn,fashion_mnist,resnet18; budget 4 s; 3-9 rounds\n"
         "  --only a,b           time only these (e.g. guided_backprop: the pure throughput\n"
         "                       that bench/dataset_bench.py compares explain with)\n";
@@ -175,8 +173,6 @@ Options parse(int argc, char** argv) {
       o.memory_reps = std::stoi(value());
     } else if (a == "--no-memory") {
       o.memory = false;
-    } else if (a == "--prototype") {
-      o.prototype = true;
     } else if (a == "--no-stages") {
       o.stages = false;
     } else if (a == "--only") {
@@ -317,62 +313,6 @@ std::string loadavg() {
   return a + " " + b + " " + c;
 }
 
-// ---------------------------------------------------------------- stages
-//
-// GuidedBackprop taken apart, with the same steps as
-// ModifiedReluGradient::attribute_targets, to see where time goes: forward
-// with grad (optimizer off), walk + hooks, backward. The hook is a copy of
-// the library's (src/detail/relu_override.cpp is private).
-
-// in_place: the proposed change, clamping the ReLU node's fresh result in
-// place instead of allocating another tensor of the same size.
-class GuidedHook : public torch::autograd::FunctionPostHook {
- public:
-  explicit GuidedHook(bool in_place) : in_place_(in_place) {}
-  torch::autograd::variable_list operator()(
-      const torch::autograd::variable_list& grad_inputs,
-      const torch::autograd::variable_list& /*grad_outputs*/) override {
-    torch::autograd::variable_list result = grad_inputs;
-    if (!result.empty() && result[0].defined()) {
-      if (in_place_) {
-        result[0].clamp_min_(0);
-      } else {
-        result[0] = grad_inputs[0].clamp_min(0);
-      }
-    }
-    return result;
-  }
-
- private:
-  bool in_place_;
-};
-
-int64_t hook_relus(const torch::Tensor& root, bool in_place = false) {
-  int64_t hooked = 0;
-  std::unordered_set<torch::autograd::Node*> visited;
-  std::vector<torch::autograd::Node*> stack;
-  if (root.grad_fn()) {
-    stack.push_back(root.grad_fn().get());
-  }
-  while (!stack.empty()) {
-    torch::autograd::Node* node = stack.back();
-    stack.pop_back();
-    if (!visited.insert(node).second) {
-      continue;
-    }
-    if (node->name() == "ReluBackward0") {
-      node->add_post_hook(std::make_unique<GuidedHook>(in_place));
-      ++hooked;
-    }
-    for (const auto& edge : node->next_edges()) {
-      if (edge.function && !visited.count(edge.function.get())) {
-        stack.push_back(edge.function.get());
-      }
-    }
-  }
-  return hooked;
-}
-
 // ---------------------------------------------------------------- bench
 
 struct Measured {
@@ -425,6 +365,44 @@ Timing time_call(const std::function<void()>& f) {
 
 double time_ms(const std::function<void()>& f) {
   return time_call(f).wall_ms;
+}
+
+// ---------------------------------------------------------------- stages
+//
+// GuidedBackprop taken apart, to see where time goes: forward with grad
+// (optimizer off), walk + hooks, backward. The library's own steps
+// (src/detail/, through the internal target guidedbp_internal), so the
+// stages time the code the product runs.
+
+struct StageTimes {
+  int64_t relus;
+  double forward_ms, walk_ms, backward_ms, total_ms;
+};
+
+StageTimes guided_backprop_stages(
+    const guidedbp::Model& model,
+    const torch::Tensor& x,
+    int64_t target) {
+  namespace detail = guidedbp::detail;
+  StageTimes t{};
+  detail::AttributionModeGuard mode;
+  const auto t0 = Clock::now();
+  const std::vector<torch::Tensor> leaves = detail::make_leaves({x});
+  const torch::Tensor out = detail::output_tensor(
+      model.forward({leaves[0]}), model, "guidedbp_bench");
+  const torch::Tensor sel = guidedbp::Target(target).select(out);
+  t.forward_ms = ms_since(t0);
+  const auto t1 = Clock::now();
+  detail::VisitedNodes visited;
+  detail::ReluOverrideCount count;
+  detail::override_relus(sel, guidedbp::ReluRule::kGuided, visited, count);
+  t.relus = count.relus;
+  t.walk_ms = ms_since(t1);
+  const auto t2 = Clock::now();
+  torch::autograd::grad({sel}, leaves, {torch::ones_like(sel)});
+  t.backward_ms = ms_since(t2);
+  t.total_ms = ms_since(t0);
+  return t;
 }
 
 } // namespace
@@ -534,20 +512,6 @@ int main(int argc, char** argv) {
         measured.push_back(
             {"guided_gradcam", [&] { guided_grad_cam->attribute(x, target); }});
       }
-      if (opt.prototype) {
-        for (bool in_place : {false, true}) {
-          measured.push_back(
-              {in_place ? "proto_gbp_inplace" : "proto_gbp_outofplace",
-               [&, in_place] {
-                 torch::jit::GraphOptimizerEnabledGuard off(false);
-                 torch::Tensor xi = x.detach().requires_grad_(true);
-                 torch::Tensor sel =
-                     module_noopt.forward({xi}).toTensor().select(1, target);
-                 hook_relus(sel, in_place);
-                 torch::autograd::grad({sel}, {xi}, {torch::ones_like(sel)});
-               }});
-        }
-      }
       if (with_k) {
         measured.push_back(
             {"gbp_k" + std::to_string(opt.k) + "_one_forward",
@@ -616,25 +580,12 @@ int main(int argc, char** argv) {
         if (opt.stages) {
           std::vector<double> fw, walk, bw, total;
           for (int r = 0; r < std::max(3, rounds / 2); ++r) {
-            c10::InferenceMode not_inference(false);
-            torch::AutoGradMode grad_on(true);
-            torch::jit::GraphOptimizerEnabledGuard off(false);
-            auto t0 = Clock::now();
-            torch::Tensor xi = x.detach().requires_grad_(true);
-            torch::Tensor out = module_noopt.forward({xi}).toTensor();
-            torch::Tensor sel = out.select(1, target);
-            double t_fw = ms_since(t0);
-            auto t1 = Clock::now();
-            st.relus = hook_relus(sel);
-            double t_walk = ms_since(t1);
-            auto t2 = Clock::now();
-            auto g =
-                torch::autograd::grad({sel}, {xi}, {torch::ones_like(sel)});
-            double t_bw = ms_since(t2);
-            fw.push_back(t_fw);
-            walk.push_back(t_walk);
-            bw.push_back(t_bw);
-            total.push_back(ms_since(t0));
+            const StageTimes t = guided_backprop_stages(gbp.model(), x, target);
+            st.relus = t.relus;
+            fw.push_back(t.forward_ms);
+            walk.push_back(t.walk_ms);
+            bw.push_back(t.backward_ms);
+            total.push_back(t.total_ms);
           }
           st.forward_ms = median(fw);
           st.walk_ms = median(walk);

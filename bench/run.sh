@@ -38,7 +38,7 @@ cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_bench
 mkdir -p "$RESULTS"
 
 # Options shared with captum_bench.py (the C++-only ones: --k --k-batches
-# --no-stages --prototype).
+# --no-stages).
 captum_args=()
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do

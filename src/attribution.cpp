@@ -1,6 +1,5 @@
 #include <c10/util/Exception.h>
 #include <guidedbp/attribution.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <string>
 #include <utility>
@@ -90,35 +89,22 @@ AttributionResult ModifiedReluGradient::attribute_chosen_targets(
       who,
       ".attribute_chosen_targets: the target chooser returned no targets; "
       "return at least one");
-  result.attributions.reserve(targets.size());
-  detail::VisitedNodes visited;
-  detail::ReluOverrideCount count;
-  for (size_t k = 0; k < targets.size(); ++k) {
-    torch::Tensor selected = targets[k].select(output);
-    if (rule_ != ReluRule::kPlain) {
-      detail::override_relus(selected, rule_, visited, count);
-    }
-    const bool more_targets = k + 1 < targets.size();
-    std::vector<torch::Tensor> grads = torch::autograd::grad(
-        {selected},
-        leaves,
-        {torch::ones_like(selected)},
-        /*retain_graph=*/more_targets,
-        /*create_graph=*/false,
-        /*allow_unused=*/true);
-    detail::check_gradients(grads, inputs, who);
-    for (size_t i = 0; i < grads.size(); ++i) {
-      if (abs_) {
-        grads[i] = grads[i].abs();
+  std::vector<torch::Tensor> selected;
+  selected.reserve(targets.size());
+  for (const Target& target : targets) {
+    selected.push_back(target.select(output));
+  }
+  detail::RuleGradients gradients =
+      detail::relu_rule_gradients(selected, leaves, rule_, model_, who);
+  if (abs_) {
+    for (std::vector<torch::Tensor>& grads : gradients.grads) {
+      for (torch::Tensor& grad : grads) {
+        grad = grad.abs();
       }
     }
-    result.attributions.push_back(std::move(grads));
   }
-
-  result.relu_count = count.relus;
-  if (rule_ != ReluRule::kPlain) {
-    detail::warn_relu_count(count.relus, count.fused_graphs, model_, who);
-  }
+  result.attributions = std::move(gradients.grads);
+  result.relu_count = gradients.relu_count;
   return result;
 }
 

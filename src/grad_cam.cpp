@@ -59,23 +59,25 @@ torch::Tensor layer_activations(
   return a;
 }
 
-// One forward pass and the plain gradient of the selected output at the
-// layer; the caller holds the AttributionModeGuard for both passes.
+// One forward pass and, for each target `choose` picks from its output, the
+// Grad-CAM map from the plain gradient at the layer; the caller holds the
+// AttributionModeGuard for all passes.
 struct LayerPass {
   std::vector<torch::Tensor> leaves;
   torch::Tensor output;
-  torch::Tensor selected;
-  torch::Tensor activations;
-  torch::Tensor gradient;
+  std::vector<torch::Tensor> selected; // per target
+  std::vector<torch::Tensor> maps;     // per target
 };
 
+// `keep_graph`: keep the graph after the last target (for guided passes).
 LayerPass layer_pass(
     const detail::LayerForward& layer_forward,
     const Model& model,
     const std::vector<torch::Tensor>& inputs,
-    const Target& target,
+    const ChooseTargets& choose,
     const ForwardArgs& additional_forward_args,
     bool layer_input,
+    bool relu,
     bool keep_graph,
     const char* who) {
   LayerPass pass;
@@ -83,20 +85,52 @@ LayerPass layer_pass(
   detail::LayerRun run = layer_forward.run(
       detail::forward_arguments(pass.leaves, additional_forward_args));
   pass.output = detail::output_tensor(run.output, model, who);
-  pass.activations =
+  const torch::Tensor activations =
       layer_activations(run, layer_forward.path(), layer_input, who);
-  pass.selected = target.select(pass.output);
-  pass.gradient = torch::autograd::grad(
-      {pass.selected},
-      {pass.activations},
-      {torch::ones_like(pass.selected)},
-      /*retain_graph=*/keep_graph,
-      /*create_graph=*/false,
-      /*allow_unused=*/true)[0];
-  if (!pass.gradient.defined()) {
-    pass.gradient = torch::zeros_like(pass.activations);
+  const std::vector<Target> targets = choose(pass.output.detach());
+  TORCH_CHECK_VALUE(
+      !targets.empty(),
+      who,
+      ".attribute_chosen_targets: the target chooser returned no targets; "
+      "return at least one");
+  for (const Target& target : targets) {
+    pass.selected.push_back(target.select(pass.output));
+  }
+  for (size_t k = 0; k < targets.size(); ++k) {
+    const torch::Tensor& selected = pass.selected[k];
+    torch::Tensor gradient = torch::autograd::grad(
+        {selected},
+        {activations},
+        {torch::ones_like(selected)},
+        /*retain_graph=*/keep_graph || k + 1 < targets.size(),
+        /*create_graph=*/false,
+        /*allow_unused=*/true)[0];
+    if (!gradient.defined()) {
+      gradient = torch::zeros_like(activations);
+    }
+    pass.maps.push_back(grad_cam_map(activations, gradient, relu));
   }
   return pass;
+}
+
+// Guided Backprop of input `x` times the map upsampled to it, or an empty
+// tensor when `x` cannot take the map.
+torch::Tensor guided_times_map(
+    const torch::Tensor& guided,
+    const torch::Tensor& map,
+    const torch::Tensor& x,
+    InterpolateMode mode) {
+  torch::Tensor upsampled;
+  if (x.dim() == map.dim()) {
+    try {
+      upsampled = interpolate(map, x.sizes().slice(2), mode);
+    } catch (const c10::ValueError&) {
+    }
+  }
+  if (!upsampled.defined()) {
+    return torch::empty({0}, x.options());
+  }
+  return guided * upsampled.to(guided.dtype());
 }
 
 } // namespace
@@ -200,6 +234,33 @@ torch::Tensor LayerGradCam::attribute(
     const Target& target,
     const ForwardArgs& additional_forward_args,
     const LayerGradCamOptions& options) const {
+  return std::move(
+      attribute_targets(inputs, {target}, additional_forward_args, options)
+          .attributions[0]);
+}
+
+LayerGradCamResult LayerGradCam::attribute_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets,
+    const ForwardArgs& additional_forward_args,
+    const LayerGradCamOptions& options) const {
+  // Checked before the forward pass, which may be expensive.
+  TORCH_CHECK_VALUE(
+      !targets.empty(),
+      kLayerGradCam,
+      ".attribute_targets: no targets given; pass at least one");
+  return attribute_chosen_targets(
+      inputs,
+      [&targets](const torch::Tensor&) { return targets; },
+      additional_forward_args,
+      options);
+}
+
+LayerGradCamResult LayerGradCam::attribute_chosen_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseTargets& choose,
+    const ForwardArgs& additional_forward_args,
+    const LayerGradCamOptions& options) const {
   detail::check_inputs(inputs, kLayerGradCam);
   const detail::LayerForward& layer_forward =
       forwards_->get(options.attribute_to_layer_input());
@@ -208,13 +269,16 @@ torch::Tensor LayerGradCam::attribute(
       layer_forward,
       model_,
       inputs,
-      target,
+      choose,
       additional_forward_args,
       options.attribute_to_layer_input(),
+      options.relu_attributions(),
       /*keep_graph=*/false,
       kLayerGradCam);
-  return grad_cam_map(
-      pass.activations, pass.gradient, options.relu_attributions());
+  LayerGradCamResult result;
+  result.attributions = std::move(pass.maps);
+  result.output = pass.output.detach();
+  return result;
 }
 
 GuidedGradCam::GuidedGradCam(Model model, std::string layer)
@@ -278,63 +342,73 @@ GuidedGradCamResult GuidedGradCam::attribute_with_map(
     const Target& target,
     const ForwardArgs& additional_forward_args,
     const GuidedGradCamOptions& options) const {
+  GuidedGradCamTargetsResult all =
+      attribute_targets(inputs, {target}, additional_forward_args, options);
+  GuidedGradCamResult result;
+  result.attributions = std::move(all.attributions[0]);
+  result.grad_cam = std::move(all.grad_cams[0]);
+  result.output = std::move(all.output);
+  result.relu_count = all.relu_count;
+  return result;
+}
+
+GuidedGradCamTargetsResult GuidedGradCam::attribute_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets,
+    const ForwardArgs& additional_forward_args,
+    const GuidedGradCamOptions& options) const {
+  // Checked before the forward pass, which may be expensive.
+  TORCH_CHECK_VALUE(
+      !targets.empty(),
+      kGuidedGradCam,
+      ".attribute_targets: no targets given; pass at least one");
+  return attribute_chosen_targets(
+      inputs,
+      [&targets](const torch::Tensor&) { return targets; },
+      additional_forward_args,
+      options);
+}
+
+GuidedGradCamTargetsResult GuidedGradCam::attribute_chosen_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseTargets& choose,
+    const ForwardArgs& additional_forward_args,
+    const GuidedGradCamOptions& options) const {
   detail::check_inputs(inputs, kGuidedGradCam);
   const detail::LayerForward& layer_forward =
       grad_cam_.forwards_->get(options.attribute_to_layer_input());
   detail::AttributionModeGuard mode;
   const Model& model = grad_cam_.model();
-  // One forward pass serves both parts: first the plain gradient at the
+  // One forward pass serves both parts: first the plain gradients at the
   // layer (before any ReLU is overridden), keeping the graph ...
   LayerPass pass = layer_pass(
       layer_forward,
       model,
       inputs,
-      target,
+      choose,
       additional_forward_args,
       options.attribute_to_layer_input(),
+      /*relu=*/true,
       /*keep_graph=*/true,
       kGuidedGradCam);
-  GuidedGradCamResult result;
-  result.grad_cam =
-      grad_cam_map(pass.activations, pass.gradient, /*relu=*/true);
-  pass.gradient.reset();
-  pass.activations.reset();
-  const torch::Tensor& selected = pass.selected;
-  const std::vector<torch::Tensor>& leaves = pass.leaves;
-
-  // ... then the guided gradient at the inputs.
-  detail::VisitedNodes visited;
-  detail::ReluOverrideCount count;
-  detail::override_relus(selected, ReluRule::kGuided, visited, count);
-  std::vector<torch::Tensor> guided = torch::autograd::grad(
-      {selected},
-      leaves,
-      {torch::ones_like(selected)},
-      /*retain_graph=*/false,
-      /*create_graph=*/false,
-      /*allow_unused=*/true);
-  detail::check_gradients(guided, inputs, kGuidedGradCam);
-  detail::warn_relu_count(
-      count.relus, count.fused_graphs, model, kGuidedGradCam);
-
-  for (size_t i = 0; i < guided.size(); ++i) {
-    const torch::Tensor& x = inputs[i];
-    torch::Tensor upsampled;
-    if (x.dim() == result.grad_cam.dim()) {
-      try {
-        upsampled = interpolate(
-            result.grad_cam, x.sizes().slice(2), options.interpolate_mode());
-      } catch (const c10::ValueError&) {
-      }
+  // ... then the guided gradients at the inputs.
+  detail::RuleGradients guided = detail::relu_rule_gradients(
+      pass.selected, pass.leaves, ReluRule::kGuided, model, kGuidedGradCam);
+  GuidedGradCamTargetsResult result;
+  for (size_t k = 0; k < pass.maps.size(); ++k) {
+    std::vector<torch::Tensor> attributions;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      attributions.push_back(guided_times_map(
+          guided.grads[k][i],
+          pass.maps[k],
+          inputs[i],
+          options.interpolate_mode()));
     }
-    if (!upsampled.defined()) {
-      result.attributions.push_back(torch::empty({0}, x.options()));
-      continue;
-    }
-    result.attributions.push_back(guided[i] * upsampled.to(guided[i].dtype()));
+    result.attributions.push_back(std::move(attributions));
   }
+  result.grad_cams = std::move(pass.maps);
   result.output = pass.output.detach();
-  result.relu_count = count.relus;
+  result.relu_count = guided.relu_count;
   return result;
 }
 

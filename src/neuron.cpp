@@ -1,6 +1,5 @@
 #include <c10/util/Exception.h>
 #include <guidedbp/neuron.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <string>
@@ -28,6 +27,44 @@ std::pair<int64_t, int64_t> clamp_range(NeuronRange range, int64_t size) {
     return std::min(std::max<int64_t>(v, 0), size);
   };
   return {clamp(range.start), clamp(range.stop)};
+}
+
+// Throws c10::ValueError unless a tuple of ints `selector` (of `count`
+// indices) left one value per example of `layer`; the message completes the
+// tuple both ways: zeros, or ranges over the rest.
+void check_one_value_per_example(
+    const NeuronSelector& selector,
+    size_t count,
+    const torch::Tensor& selected,
+    const torch::Tensor& layer) {
+  const int64_t n = layer.size(0);
+  if (selected.numel() == n) {
+    return;
+  }
+  std::string indices = selector.to_string();
+  indices.pop_back(); // ')'
+  if (indices.back() == ',') {
+    indices.pop_back();
+  }
+  std::string zeros = indices;
+  std::string ranges = indices;
+  for (int64_t d = static_cast<int64_t>(count) + 1; d < layer.dim(); ++d) {
+    zeros += ", 0";
+    ranges += ", 0:" + std::to_string(layer.size(d));
+  }
+  TORCH_CHECK_VALUE(
+      false,
+      "neuron selector ",
+      selector.to_string(),
+      " leaves ",
+      selected.numel() / std::max<int64_t>(n, 1),
+      " values per example of the layer output ",
+      layer.sizes(),
+      "; give one index per dimension after the batch, e.g. ",
+      zeros,
+      "), or ranges to sum over, e.g. ",
+      ranges,
+      ")");
 }
 
 } // namespace
@@ -160,34 +197,7 @@ torch::Tensor NeuronSelector::select(const torch::Tensor& layer) const {
   if (has_range) {
     return selected.reshape({n, -1}).sum(1);
   }
-  if (selected.numel() != n) {
-    // The selector completed both ways: zeros, or ranges over the rest.
-    std::string indices = to_string();
-    indices.pop_back(); // ')'
-    if (indices.back() == ',') {
-      indices.pop_back();
-    }
-    std::string zeros = indices;
-    std::string ranges = indices;
-    for (int64_t d = static_cast<int64_t>(indices_.size()) + 1; d < layer.dim();
-         ++d) {
-      zeros += ", 0";
-      ranges += ", 0:" + std::to_string(layer.size(d));
-    }
-    TORCH_CHECK_VALUE(
-        false,
-        "neuron selector ",
-        to_string(),
-        " leaves ",
-        selected.numel() / std::max<int64_t>(n, 1),
-        " values per example of the layer output ",
-        layer.sizes(),
-        "; give one index per dimension after the batch, e.g. ",
-        zeros,
-        "), or ranges to sum over, e.g. ",
-        ranges,
-        ")");
-  }
+  check_one_value_per_example(*this, indices_.size(), selected, layer);
   return selected.reshape({n});
 }
 
@@ -248,23 +258,9 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
       who,
       ": the selected neurons do not depend on the inputs");
 
-  detail::VisitedNodes visited;
-  detail::ReluOverrideCount count;
-  if (rule_ != ReluRule::kPlain) {
-    detail::override_relus(selected, rule_, visited, count);
-  }
-  std::vector<torch::Tensor> grads = torch::autograd::grad(
-      {selected},
-      leaves,
-      {torch::ones_like(selected)},
-      /*retain_graph=*/false,
-      /*create_graph=*/false,
-      /*allow_unused=*/true);
-  detail::check_gradients(grads, inputs, who);
-  if (rule_ != ReluRule::kPlain) {
-    detail::warn_relu_count(count.relus, count.fused_graphs, model_, who);
-  }
-  return grads;
+  return std::move(
+      detail::relu_rule_gradients({selected}, leaves, rule_, model_, who)
+          .grads[0]);
 }
 
 } // namespace guidedbp

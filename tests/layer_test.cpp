@@ -6,8 +6,10 @@
 #include <guidedbp/guidedbp.h>
 #include <torch/script.h>
 
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_models.h"
@@ -66,6 +68,41 @@ torch::jit::Module two_tensor_layers() {
       "    a, b = self.split.forward(x)\n"
       "    return torch.relu(self.pair.forward(a, b))\n");
   return m;
+}
+
+/// f(x) = [sum(a0), 2 sum(a1)], a = relu(split(x)), split(x) = cat(x, -x)
+/// along channels, for x of shape (N, 1, 2, 2). For x = [[1, -2], [3, .5]]:
+///   out = [4.5, 4] (argmax 0); for -x: out = [2, 9] (argmax 1).
+///   Target 0 at split: gradient (x > 0) on channel 0, 0 on channel 1;
+///     weights [3/4, 0]; map 0.75 x = [[.75, -1.5], [2.25, .375]], with ReLU
+///     [[.75, 0], [2.25, .375]]; guided gradient at x: (x > 0).
+///     Guided Grad-CAM: [[.75, 0], [2.25, .375]].
+///   Target 1: gradient 2 (x < 0) on channel 1; weights [0, 2/4]; map
+///     -0.5 x = [[-.5, 1], [-1.5, -.25]], with ReLU [[0, 1], [0, 0]]; guided
+///     gradient -2 (x < 0) = [[0, -2], [0, 0]]. Guided Grad-CAM: [[0, -2],
+///     [0, 0]].
+///   For -x, target 1: weights [0, 2 (3/4)]; map with ReLU 1.5 relu(x) =
+///     [[1.5, 0], [4.5, .75]]; guided gradient -2 (x > 0). Guided Grad-CAM:
+///     [[-3, 0], [-9, -1.5]].
+torch::jit::Module split_channels() {
+  torch::jit::Module split("Split");
+  split.define("def forward(self, x):\n    return torch.cat([x, -x], 1)\n");
+  torch::jit::Module m("SplitChannels");
+  m.register_module("split", split);
+  m.define(
+      "def forward(self, x):\n"
+      "    a = torch.relu(self.split.forward(x))\n"
+      "    return torch.stack([a[:, 0].sum([1, 2]), 2 * a[:, 1].sum([1, 2])], "
+      "1)\n");
+  return m;
+}
+
+torch::Tensor split_input() {
+  return f32({1., -2, 3, .5}).view({1, 1, 2, 2});
+}
+
+torch::Tensor image(std::vector<double> values) {
+  return f32(std::move(values)).view({1, 1, 2, 2});
 }
 
 class LayerTest : public guidedbp_test::SeededTest {};
@@ -310,6 +347,109 @@ TEST_F(LayerTest, MarkedFunctionNeedsItsMark) {
   // Outside an attribution the mark is the identity.
   torch::Tensor x = torch::ones({2});
   EXPECT_TRUE(guidedbp::layer_output("hidden", x).is_same(x));
+}
+
+TEST_F(LayerTest, GuidedGradCamTargetsFromOneForwardPassAreHandValues) {
+  guidedbp::GuidedGradCam ggc(split_channels(), "split");
+  const guidedbp::GuidedGradCamTargetsResult r =
+      ggc.attribute_targets({split_input()}, {0, 1});
+  ASSERT_EQ(r.attributions.size(), 2u);
+  ASSERT_EQ(r.grad_cams.size(), 2u);
+  EXPECT_TRUE(torch::allclose(r.output, f32({4.5, 4}).view({1, 2})));
+  EXPECT_TRUE(
+      torch::allclose(r.attributions[0][0], image({.75, 0, 2.25, .375})));
+  EXPECT_TRUE(torch::allclose(r.grad_cams[0], image({.75, 0, 2.25, .375})));
+  EXPECT_TRUE(torch::allclose(r.attributions[1][0], image({0., -2, 0, 0})));
+  EXPECT_TRUE(torch::allclose(r.grad_cams[1], image({0., 1, 0, 0})));
+  EXPECT_EQ(r.relu_count, 1);
+  // The same as one call per target.
+  for (int64_t k = 0; k < 2; ++k) {
+    const guidedbp::GuidedGradCamResult one =
+        ggc.attribute_with_map({split_input()}, k);
+    EXPECT_TRUE(torch::equal(one.attributions[0], r.attributions[k][0]));
+    EXPECT_TRUE(torch::equal(one.grad_cam, r.grad_cams[k]));
+  }
+  expect_error<c10::ValueError>(
+      [&] { (void)ggc.attribute_targets({split_input()}, {}); },
+      "GuidedGradCam.attribute_targets: no targets given");
+}
+
+TEST_F(LayerTest, GuidedGradCamTargetsChosenFromTheOutputOfTheSamePass) {
+  torch::jit::Module m = split_channels();
+  guidedbp::GuidedGradCam ggc(m, "split");
+  // Example 0 predicts class 0, example 1 (-x) class 1.
+  const torch::Tensor x = torch::cat({split_input(), -split_input()});
+  torch::Tensor seen;
+  const guidedbp::GuidedGradCamTargetsResult r =
+      ggc.attribute_chosen_targets({x}, [&seen](const torch::Tensor& output) {
+        seen = output;
+        return std::vector<guidedbp::Target>{output.argmax(1), 1};
+      });
+  EXPECT_TRUE(torch::allclose(seen, f32({4.5, 4, 2, 9}).view({2, 2})));
+  EXPECT_TRUE(torch::equal(seen, r.output));
+  ASSERT_EQ(r.attributions.size(), 2u);
+  EXPECT_TRUE(torch::allclose(
+      r.attributions[0][0],
+      torch::cat({image({.75, 0, 2.25, .375}), image({-3., 0, -9, -1.5})})));
+  EXPECT_TRUE(torch::allclose(
+      r.grad_cams[0],
+      torch::cat({image({.75, 0, 2.25, .375}), image({1.5, 0, 4.5, .75})})));
+  // attribute_targets with the targets the chooser picked.
+  const guidedbp::GuidedGradCamTargetsResult same =
+      ggc.attribute_targets({x}, {guidedbp::Target::per_example({0, 1}), 1});
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_TRUE(torch::equal(r.attributions[k][0], same.attributions[k][0]));
+    EXPECT_TRUE(torch::equal(r.grad_cams[k], same.grad_cams[k]));
+  }
+  // Usable where a method's AttributionResult is expected.
+  const guidedbp::AttributionResult& base = r;
+  EXPECT_EQ(base.relu_count, 1);
+  // A chooser that chooses nothing, or throws, is reported as such and
+  // leaves nothing behind.
+  expect_error<c10::ValueError>(
+      [&] {
+        (void)ggc.attribute_chosen_targets({x}, [](const torch::Tensor&) {
+          return std::vector<guidedbp::Target>{};
+        });
+      },
+      "the target chooser returned no targets");
+  EXPECT_THROW(
+      (void)ggc.attribute_chosen_targets(
+          {x},
+          [](const torch::Tensor&) -> std::vector<guidedbp::Target> {
+            throw std::runtime_error("no");
+          }),
+      std::runtime_error);
+  EXPECT_TRUE(torch::GradMode::is_enabled());
+  EXPECT_TRUE(torch::jit::getGraphExecutorOptimize());
+  for (const auto& p : m.parameters()) {
+    EXPECT_FALSE(p.grad().defined());
+  }
+}
+
+TEST_F(LayerTest, LayerGradCamTargetsAreHandValues) {
+  guidedbp::LayerGradCam cam(split_channels(), "split");
+  const guidedbp::LayerGradCamResult r =
+      cam.attribute_targets({split_input()}, {0, 1});
+  ASSERT_EQ(r.attributions.size(), 2u);
+  EXPECT_TRUE(torch::allclose(r.output, f32({4.5, 4}).view({1, 2})));
+  EXPECT_TRUE(
+      torch::allclose(r.attributions[0], image({.75, -1.5, 2.25, .375})));
+  EXPECT_TRUE(torch::allclose(r.attributions[1], image({-.5, 1, -1.5, -.25})));
+  const guidedbp::LayerGradCamResult relu = cam.attribute_chosen_targets(
+      {split_input()},
+      [](const torch::Tensor& output) {
+        return std::vector<guidedbp::Target>{output.argmax(1)};
+      },
+      {},
+      guidedbp::LayerGradCamOptions().relu_attributions(true));
+  ASSERT_EQ(relu.attributions.size(), 1u);
+  EXPECT_TRUE(
+      torch::allclose(relu.attributions[0], image({.75, 0, 2.25, .375})));
+  EXPECT_TRUE(torch::equal(cam.attribute(split_input(), 1), r.attributions[1]));
+  expect_error<c10::ValueError>(
+      [&] { (void)cam.attribute_targets({split_input()}, {}); },
+      "LayerGradCam.attribute_targets: no targets given");
 }
 
 TEST_F(LayerTest, LayerShapesListsEveryModule) {

@@ -41,13 +41,23 @@ torch::Tensor interpolate(
     at::IntArrayRef size,
     InterpolateMode mode = InterpolateMode::kNearest);
 
-/// Options of `LayerGradCam::attribute`.
+/// Options of `LayerGradCam::attribute` and its other entry points.
 struct LayerGradCamOptions {
   /// Attribute to the layer's input instead of its output. Default: false.
   TORCH_ARG(bool, attribute_to_layer_input) = false;
   /// Apply a ReLU to the map (Grad-CAM as published). Default: false, as
   /// Captum's `relu_attributions=False`.
   TORCH_ARG(bool, relu_attributions) = false;
+};
+
+/// What one `LayerGradCam::attribute_targets` call computed, all from its one
+/// forward pass.
+struct LayerGradCamResult {
+  /// `attributions[k]`: the layer's map for target k, as `attribute` returns
+  /// it.
+  std::vector<torch::Tensor> attributions;
+  /// The model's output for the inputs, detached from the graph.
+  torch::Tensor output;
 };
 
 /// Grad-CAM (Selvaraju et al., 2017) of one layer: the layer's activations
@@ -93,6 +103,39 @@ class LayerGradCam {
       const ForwardArgs& additional_forward_args = {},
       const LayerGradCamOptions& options = {}) const;
 
+  /// The maps for K targets from ONE forward pass (one backward pass to the
+  /// layer per target), with the model's output. `attributions[k]` equals
+  /// `attribute(inputs, targets[k], ...)`.
+  ///
+  /// Throws c10::ValueError for an empty `targets`, and what `attribute`
+  /// throws.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = cam.attribute_targets({x}, {0, 1, 2}); // r.attributions[k]
+  /// ```
+  [[nodiscard]] LayerGradCamResult attribute_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const std::vector<Target>& targets,
+      const ForwardArgs& additional_forward_args = {},
+      const LayerGradCamOptions& options = {}) const;
+
+  /// As `attribute_targets`, with the targets chosen by `choose` from the
+  /// model's output of the same forward pass (e.g. the predicted class).
+  /// Errors thrown by `choose` propagate; nothing is left behind.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = cam.attribute_chosen_targets({x}, [](const torch::Tensor& out) {
+  ///   return std::vector<guidedbp::Target>{out.argmax(1)}; // predicted
+  /// });
+  /// ```
+  [[nodiscard]] LayerGradCamResult attribute_chosen_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const ChooseTargets& choose,
+      const ForwardArgs& additional_forward_args = {},
+      const LayerGradCamOptions& options = {}) const;
+
   const Model& model() const {
     return model_;
   }
@@ -111,7 +154,7 @@ class LayerGradCam {
   std::shared_ptr<const detail::LayerForwards> forwards_;
 };
 
-/// Options of `GuidedGradCam::attribute`.
+/// Options of `GuidedGradCam::attribute` and its other entry points.
 struct GuidedGradCamOptions {
   /// How the Grad-CAM map is upsampled to each input. Default: kNearest.
   TORCH_ARG(InterpolateMode, interpolate_mode) = InterpolateMode::kNearest;
@@ -131,6 +174,18 @@ struct GuidedGradCamResult {
   torch::Tensor output;
   /// ReLU applications overridden by the Guided Backprop part.
   int64_t relu_count = 0;
+};
+
+/// What one `GuidedGradCam::attribute_targets` call computed, all from its
+/// one forward pass: `attributions[k][i]` is input i's attribution for target
+/// k (an empty tensor where input i cannot take the map, without a warning:
+/// the caller decides), `output` the model's output and `relu_count` the
+/// ReLU applications the Guided Backprop passes overrode; with each target's
+/// Grad-CAM map.
+struct GuidedGradCamTargetsResult : AttributionResult {
+  /// `grad_cams[k]`: the layer's Grad-CAM map with ReLU for target k,
+  /// (N, 1, d1, ..., dk), before upsampling.
+  std::vector<torch::Tensor> grad_cams;
 };
 
 /// Guided Grad-CAM (Selvaraju et al., 2017): the Guided Backprop attribution
@@ -192,6 +247,43 @@ class GuidedGradCam {
   GuidedGradCamResult attribute_with_map(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
+      const ForwardArgs& additional_forward_args = {},
+      const GuidedGradCamOptions& options = {}) const;
+
+  /// Attributions of the same inputs for K targets from ONE forward pass: K
+  /// plain backward passes to the layer, then K guided ones to the inputs
+  /// (the graph kept in between), with each target's map, the model's output
+  /// and the ReLU count. `attributions[k]` and `grad_cams[k]` equal what
+  /// `attribute_with_map(inputs, targets[k], ...)` returns.
+  ///
+  /// Throws c10::ValueError for an empty `targets`, and what `attribute`
+  /// throws.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = ggc.attribute_targets({x}, {0, 1, 2}); // r.attributions[k][0]
+  /// ```
+  [[nodiscard]] GuidedGradCamTargetsResult attribute_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const std::vector<Target>& targets,
+      const ForwardArgs& additional_forward_args = {},
+      const GuidedGradCamOptions& options = {}) const;
+
+  /// As `attribute_targets`, with the targets chosen by `choose` from the
+  /// model's output of the same forward pass (e.g. the predicted class, or
+  /// the top k), as `GuidedBackprop::attribute_chosen_targets` does. Errors
+  /// thrown by `choose` propagate; nothing is left behind.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = ggc.attribute_chosen_targets({x}, [](const torch::Tensor& out) {
+  ///   return std::vector<guidedbp::Target>{out.argmax(1)}; // predicted
+  /// });
+  /// torch::Tensor map = r.grad_cams[0]; // (N, 1, h, w)
+  /// ```
+  [[nodiscard]] GuidedGradCamTargetsResult attribute_chosen_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const ChooseTargets& choose,
       const ForwardArgs& additional_forward_args = {},
       const GuidedGradCamOptions& options = {}) const;
 

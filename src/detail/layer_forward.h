@@ -21,13 +21,15 @@ struct LayerRun {
   std::vector<torch::Tensor> layer;
 };
 
-struct TorchScriptLayerGraph; // layer_graph.cpp
+class LayerCapture; // layer_mechanism.h
 
 /// Runs a model's forward pass and captures one layer, by the mechanism the
-/// model allows: TorchScript modules through a copy of their inlined graph that
-/// also returns the layer's tensors (built once here, shared by copies, safe to
-/// run from several threads); `torch::nn::Sequential` paths child by child;
-/// anything else through `guidedbp::layer_output` marks.
+/// model allows (chosen once, by `layer_mechanism`): TorchScript modules
+/// through a copy of their inlined graph that also returns the layer's
+/// tensors (layer_graph.cpp; built once here, shared by copies, safe to run
+/// from several threads); `torch::nn::Sequential` paths child by child
+/// (layer_sequential.cpp); anything else through `guidedbp::layer_output`
+/// marks (layer_marker.cpp).
 ///
 /// Throws c10::ValueError for an unknown path (listing nearby names), and at
 /// `run` for a layer the forward pass did not reach.
@@ -53,13 +55,10 @@ class LayerForward {
   }
 
  private:
-  enum class Kind { kTorchScript, kSequential, kMark };
   Model model_;
   std::string path_;
-  bool layer_input_;
   std::string who_;
-  Kind kind_;
-  std::shared_ptr<const TorchScriptLayerGraph> graph_;
+  std::shared_ptr<const LayerCapture> capture_;
 };
 
 /// A layer's `LayerForward` for its output, built at once (so that an unknown
@@ -75,12 +74,6 @@ class LayerForwards {
   mutable std::once_flag input_once_;
   mutable std::unique_ptr<LayerForward> input_;
 };
-
-/// The names closest to `name` among `candidates`, for error messages:
-/// "nearby names: a, b, c" (or the first few when none is close).
-std::string nearby_names(
-    const std::string& name,
-    const std::vector<std::string>& candidates);
 
 } // namespace detail
 } // namespace guidedbp

@@ -1,10 +1,14 @@
 #include "detail/relu_override.h"
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/function_hook.h>
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "detail/attribution_steps.h"
 
 namespace guidedbp {
 namespace detail {
@@ -71,6 +75,38 @@ void override_relus(
       }
     }
   }
+}
+
+RuleGradients relu_rule_gradients(
+    const std::vector<torch::Tensor>& selected,
+    const std::vector<torch::Tensor>& leaves,
+    ReluRule rule,
+    const Model& model,
+    const char* who) {
+  RuleGradients result;
+  result.grads.reserve(selected.size());
+  VisitedNodes visited;
+  ReluOverrideCount count;
+  for (size_t k = 0; k < selected.size(); ++k) {
+    if (rule != ReluRule::kPlain) {
+      override_relus(selected[k], rule, visited, count);
+    }
+    const bool more_passes = k + 1 < selected.size();
+    std::vector<torch::Tensor> grads = torch::autograd::grad(
+        {selected[k]},
+        leaves,
+        {torch::ones_like(selected[k])},
+        /*retain_graph=*/more_passes,
+        /*create_graph=*/false,
+        /*allow_unused=*/true);
+    check_gradients(grads, leaves, who);
+    result.grads.push_back(std::move(grads));
+  }
+  result.relu_count = count.relus;
+  if (rule != ReluRule::kPlain) {
+    warn_relu_count(count.relus, count.fused_graphs, model, who);
+  }
+  return result;
 }
 
 } // namespace detail

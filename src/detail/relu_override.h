@@ -1,10 +1,12 @@
 #pragma once
 
 #include <guidedbp/attribution.h>
+#include <guidedbp/model.h>
 #include <torch/csrc/autograd/function.h>
 
 #include <cstdint>
 #include <unordered_set>
+#include <vector>
 
 namespace guidedbp {
 namespace detail {
@@ -32,6 +34,29 @@ void override_relus(
     ReluRule rule,
     VisitedNodes& visited,
     ReluOverrideCount& count);
+
+/// What `relu_rule_gradients` computed.
+struct RuleGradients {
+  /// `grads[k][i]`: the gradient of `selected[k]` with respect to leaf i.
+  std::vector<std::vector<torch::Tensor>> grads;
+  int64_t relu_count = 0; ///< ReLU nodes overridden, over all passes.
+};
+
+/// The backward pass of every method, one per tensor of `selected` (values
+/// of one forward pass, e.g. one per target): the gradient of its sum with
+/// respect to `leaves`, every ReLU between them answering by `rule` (none is
+/// overridden for `kPlain`). The graph is kept between the passes and freed
+/// by the last one.
+///
+/// Throws c10::ValueError when a leaf gets no gradient (`check_gradients`).
+/// Unless `rule` is kPlain, warns when no ReLU was overridden or fused
+/// TorchScript graphs may hide some (`warn_relu_count`), once for all passes.
+RuleGradients relu_rule_gradients(
+    const std::vector<torch::Tensor>& selected,
+    const std::vector<torch::Tensor>& leaves,
+    ReluRule rule,
+    const Model& model,
+    const char* who);
 
 } // namespace detail
 } // namespace guidedbp
