@@ -155,45 +155,34 @@ std::vector<ModelResult> ExplainStages::explain_together(
     }
     return Target::per_example(column);
   };
-  if (guided_grad_cam_) {
-    // Classes from a forward pass of their own, then one pass per class.
-    torch::Tensor scores;
-    {
-      torch::NoGradGuard no_grad;
-      c10::IValue out = module_.forward({x});
-      if (!out.isTensor()) {
-        throw RunWideError(
-            "the model returned a " + out.tagKind() +
-            "; explain needs one output tensor of scores, N x classes");
-      }
-      scores = out.toTensor();
-    }
+  // The classes come from the forward pass that the attribution runs.
+  auto chooser = [&](const torch::Tensor& scores) {
     choice = choose(scores, batch.size());
+    std::vector<Target> chosen;
     for (size_t k = 0; k < choice.classes[0].size(); ++k) {
-      GuidedGradCamResult r = guided_grad_cam_->attribute_with_map(
-          {x},
-          per_example(k),
-          {},
-          GuidedGradCamOptions().interpolate_mode(plan_.interpolate));
-      if (r.attributions[0].numel() == 0) {
+      chosen.push_back(per_example(k));
+    }
+    return chosen;
+  };
+  if (guided_grad_cam_) {
+    GuidedGradCamTargetsResult result =
+        guided_grad_cam_->attribute_chosen_targets(
+            {x},
+            chooser,
+            {},
+            GuidedGradCamOptions().interpolate_mode(plan_.interpolate));
+    for (size_t k = 0; k < result.attributions.size(); ++k) {
+      if (result.attributions[k][0].numel() == 0) {
         throw RunWideError(
             "the Grad-CAM map of layer " + args_.layer + " (shape " +
-            c10::str(r.grad_cam.sizes()) +
+            c10::str(result.grad_cams[k].sizes()) +
             ") cannot be upsampled to the image; choose a convolutional layer");
       }
-      per_class.push_back(r.attributions[0].to(torch::kCPU));
-      cams.push_back(r.grad_cam.to(torch::kCPU));
+      per_class.push_back(result.attributions[k][0].to(torch::kCPU));
+      cams.push_back(result.grad_cams[k].to(torch::kCPU));
     }
   } else {
-    AttributionResult result = method_->attribute_chosen_targets(
-        {x}, [&](const torch::Tensor& scores) {
-          choice = choose(scores, batch.size());
-          std::vector<Target> chosen;
-          for (size_t k = 0; k < choice.classes[0].size(); ++k) {
-            chosen.push_back(per_example(k));
-          }
-          return chosen;
-        });
+    AttributionResult result = method_->attribute_chosen_targets({x}, chooser);
     for (const std::vector<torch::Tensor>& a : result.attributions) {
       per_class.push_back(a.at(0).to(torch::kCPU));
     }
