@@ -244,11 +244,8 @@ std::vector<std::variant<ModelResult, FinishedImage>> ExplainStages::explain(
 std::string ExplainStages::first_batch_failure(
     const LoadedImage& loaded,
     const std::exception& e) const {
-  const std::string mismatch = channel_mismatch_message(error_line(e));
-  if (!mismatch.empty()) {
-    return mismatch;
-  }
-  if (!failed_inside_model(e)) {
+  if (!failed_inside_model(e) &&
+      channel_mismatch_message(error_line(e)).empty()) {
     return error_line(e); // around the model, e.g. its output's type
   }
   const PreprocessArgs& pre = args_.preprocess;
@@ -262,11 +259,11 @@ std::string ExplainStages::first_batch_failure(
       made_by += " --center-crop " + std::to_string(pre.center_crop);
     }
   }
-  return "the model cannot run on the preprocessed images: " +
-      loaded.item->path + " becomes input " +
-      c10::str(loaded.input.input.sizes()) + " (" + made_by +
-      ") and the model says: " + limit_length(error_line(e), 200) +
-      "; set --resize/--center-crop to the input size the model was made for";
+  return preprocessed_input_failure(
+      e,
+      "the preprocessed images: " + loaded.item->path + " becomes input " +
+          c10::str(loaded.input.input.sizes()) + " (" + made_by + ")",
+      "set --resize/--center-crop to the input size the model was made for");
 }
 
 // Draws, encodes and writes one image's outputs, all or nothing (on a

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/cli_error.h"
+#include "cli/report.h"
 #include "cli/text.h"
 
 namespace guidedbp {
@@ -253,6 +254,19 @@ Image to_image(const torch::Tensor& rgb) {
   image.channels = 3;
   image.pixels.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
   return image;
+}
+
+std::string preprocessed_input_failure(
+    const std::exception& error,
+    const std::string& what,
+    const std::string& fix) {
+  const std::string line = error_line(error);
+  const std::string mismatch = channel_mismatch_message(line);
+  if (!mismatch.empty()) {
+    return mismatch;
+  }
+  return "the model cannot run on " + what +
+      " and the model says: " + limit_length(line, 200) + "; " + fix;
 }
 
 } // namespace cli

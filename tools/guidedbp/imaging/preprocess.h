@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,15 @@ Preprocessed preprocess(const Image& image, const PreprocessOptions& options);
 /// (--rgb for 3, --grayscale for 1); "" for any other message. The caller
 /// then reports this line instead of the raw error.
 std::string channel_mismatch_message(const std::string& error);
+
+/// The one line for a model that fails on preprocessed images (explain and
+/// serve): channel_mismatch_message when it is one, else "the model cannot
+/// run on " + `what` + " and the model says: " + the model's error line
+/// (shortened) + "; " + `fix`.
+std::string preprocessed_input_failure(
+    const std::exception& error,
+    const std::string& what,
+    const std::string& fix);
 
 /// An H x W x 3 uint8 tensor (a drawn map, `visualize_image_attr`'s result)
 /// as an Image, for encode_png and the panel layout.

@@ -271,17 +271,12 @@ class TorchBackend : public Backend {
   static CliError image_model_failure(
       const std::exception& e,
       const torch::Tensor& x) {
-    const std::string line = error_line(e);
-    const std::string mismatch = channel_mismatch_message(line);
-    if (!mismatch.empty()) {
-      return CliError(mismatch);
-    }
-    return CliError(
-        "the model cannot run on this image preprocessed to " +
-        c10::str(x.slice(0, 0, 1).sizes()) + " (serve's --resize/" +
-        "--center-crop make that size) and says: " + limit_length(line, 200) +
-        "; send images of the model's input size, or start serve with " +
-        "--resize/--center-crop for it");
+    return CliError(preprocessed_input_failure(
+        e,
+        "this image preprocessed to " + c10::str(x.slice(0, 0, 1).sizes()) +
+            " (serve's --resize/--center-crop make that size)",
+        "send images of the model's input size, or start serve with "
+        "--resize/--center-crop for it"));
   }
 
   // The group's merged target; `items` agree on its family (see
