@@ -230,6 +230,36 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
     const NeuronSelector& neuron_selector,
     const ForwardArgs& additional_forward_args,
     bool attribute_to_neuron_input) const {
+  return std::move(attribute_targets(
+                       inputs,
+                       {neuron_selector},
+                       additional_forward_args,
+                       attribute_to_neuron_input)
+                       .attributions[0]);
+}
+
+AttributionResult NeuronModifiedReluGradient::attribute_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<NeuronSelector>& neurons,
+    const ForwardArgs& additional_forward_args,
+    bool attribute_to_neuron_input) const {
+  // Checked before the forward pass, which may be expensive.
+  TORCH_CHECK_VALUE(
+      !neurons.empty(),
+      method_name(rule_),
+      ".attribute_targets: no neurons given; pass at least one");
+  return attribute_chosen_targets(
+      inputs,
+      [&neurons](const torch::Tensor&) { return neurons; },
+      additional_forward_args,
+      attribute_to_neuron_input);
+}
+
+AttributionResult NeuronModifiedReluGradient::attribute_chosen_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseNeurons& choose,
+    const ForwardArgs& additional_forward_args,
+    bool attribute_to_neuron_input) const {
   const char* who = method_name(rule_);
   detail::check_inputs(inputs, who);
   const detail::LayerForward& layer_forward =
@@ -252,15 +282,30 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
       "' (shape ",
       layer.sizes(),
       ") does not depend on the inputs, so its neurons have no gradient");
-  torch::Tensor selected = neuron_selector.select(layer);
+  const std::vector<NeuronSelector> neurons = choose(layer.detach());
   TORCH_CHECK_VALUE(
-      selected.requires_grad(),
+      !neurons.empty(),
       who,
-      ": the selected neurons do not depend on the inputs");
-
-  return std::move(
-      detail::relu_rule_gradients({selected}, leaves, rule_, model_, who)
-          .grads[0]);
+      ".attribute_chosen_targets: the neuron chooser returned no neurons; "
+      "return at least one");
+  std::vector<torch::Tensor> selected;
+  selected.reserve(neurons.size());
+  for (const NeuronSelector& neuron : neurons) {
+    selected.push_back(neuron.select(layer));
+    TORCH_CHECK_VALUE(
+        selected.back().requires_grad(),
+        who,
+        ": the selected neurons do not depend on the inputs");
+  }
+  detail::RuleGradients gradients =
+      detail::relu_rule_gradients(selected, leaves, rule_, model_, who);
+  AttributionResult result;
+  result.attributions = std::move(gradients.grads);
+  if (run.output.isTensor()) {
+    result.output = run.output.toTensor().detach();
+  }
+  result.relu_count = gradients.relu_count;
+  return result;
 }
 
 } // namespace guidedbp

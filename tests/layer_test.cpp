@@ -452,6 +452,80 @@ TEST_F(LayerTest, LayerGradCamTargetsAreHandValues) {
       "LayerGradCam.attribute_targets: no targets given");
 }
 
+TEST_F(LayerTest, NeuronTargetsFromOneForwardPassAreHandValues) {
+  torch::jit::Module m = hand_layers();
+  guidedbp::NeuronGuidedBackprop gbp(m, "act");
+  guidedbp::NeuronDeconvolution deconv(m, "act");
+  // Neurons 0, 1, 2 of act: W[0] = [1, -1]; guided 0 (act input -1),
+  // deconvolution W[1] = [-1, 1]; W[2] = [1, 1] (act input 3 > 0).
+  const guidedbp::AttributionResult g =
+      gbp.attribute_targets({hand_input()}, {0, 1, 2});
+  ASSERT_EQ(g.attributions.size(), 3u);
+  EXPECT_TRUE(torch::equal(g.attributions[0][0], f32({1., -1}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(g.attributions[1][0], f32({0., 0}).view({1, 2})));
+  EXPECT_TRUE(torch::equal(g.attributions[2][0], f32({1., 1}).view({1, 2})));
+  EXPECT_TRUE(torch::allclose(g.output, f32({8.}))); // v . act(lin(x))
+  EXPECT_EQ(g.relu_count, 1);
+  const guidedbp::AttributionResult d =
+      deconv.attribute_targets({hand_input()}, {1});
+  EXPECT_TRUE(torch::equal(d.attributions[0][0], f32({-1., 1}).view({1, 2})));
+  expect_error<c10::ValueError>(
+      [&] { (void)gbp.attribute_targets({hand_input()}, {}); },
+      "NeuronGuidedBackprop.attribute_targets: no neurons given");
+}
+
+TEST_F(LayerTest, NeuronsChosenFromTheLayerOfTheSamePass) {
+  torch::jit::Module m = hand_layers();
+  guidedbp::NeuronGuidedBackprop gbp(m, "act");
+  torch::Tensor seen;
+  // The most active neuron of act = [1, 0, 3]: neuron 2, W[2] = [1, 1].
+  const guidedbp::AttributionResult r = gbp.attribute_chosen_targets(
+      {hand_input()}, [&seen](const torch::Tensor& layer) {
+        seen = layer;
+        return std::vector<guidedbp::NeuronSelector>{
+            layer.argmax(1).item<int64_t>(), 0};
+      });
+  EXPECT_TRUE(torch::equal(seen, f32({1., 0, 3}).view({1, 3})));
+  EXPECT_FALSE(seen.requires_grad());
+  ASSERT_EQ(r.attributions.size(), 2u);
+  EXPECT_TRUE(torch::equal(r.attributions[0][0], f32({1., 1}).view({1, 2})));
+  const guidedbp::AttributionResult same =
+      gbp.attribute_targets({hand_input()}, {2, 0});
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_TRUE(torch::equal(r.attributions[k][0], same.attributions[k][0]));
+  }
+  // The layer's input when asked: lin's input is x itself.
+  guidedbp::NeuronGuidedBackprop lin(m, "lin");
+  const guidedbp::AttributionResult to_input = lin.attribute_chosen_targets(
+      {hand_input()},
+      [&seen](const torch::Tensor& layer) {
+        seen = layer;
+        return std::vector<guidedbp::NeuronSelector>{0};
+      },
+      {},
+      /*attribute_to_neuron_input=*/true);
+  EXPECT_TRUE(torch::equal(seen, hand_input()));
+  EXPECT_TRUE(
+      torch::equal(to_input.attributions[0][0], f32({1., 0}).view({1, 2})));
+  expect_error<c10::ValueError>(
+      [&] {
+        (void)gbp.attribute_chosen_targets(
+            {hand_input()}, [](const torch::Tensor&) {
+              return std::vector<guidedbp::NeuronSelector>{};
+            });
+      },
+      "the neuron chooser returned no neurons");
+  EXPECT_THROW(
+      (void)gbp.attribute_chosen_targets(
+          {hand_input()},
+          [](const torch::Tensor&) -> std::vector<guidedbp::NeuronSelector> {
+            throw std::runtime_error("no");
+          }),
+      std::runtime_error);
+  EXPECT_TRUE(torch::GradMode::is_enabled());
+  EXPECT_TRUE(torch::jit::getGraphExecutorOptimize());
+}
+
 TEST_F(LayerTest, LayerShapesListsEveryModule) {
   auto layers = guidedbp::layer_shapes(hand_layers(), {hand_input()});
   ASSERT_EQ(layers.size(), 2u);

@@ -113,6 +113,13 @@ class NeuronSelector {
   Function function_;
 };
 
+/// Chooses the neurons to explain from the layer's output (its input with
+/// `attribute_to_neuron_input`) of the same forward pass, e.g. each
+/// example's most active channel (see
+/// `NeuronModifiedReluGradient::attribute_chosen_targets`).
+using ChooseNeurons =
+    std::function<std::vector<NeuronSelector>(const torch::Tensor& layer)>;
+
 /// The gradient of one neuron (or a sum of neurons) of an internal layer with
 /// respect to the inputs, every ReLU between them answering by `rule`. The
 /// base of `NeuronGuidedBackprop` and `NeuronDeconvolution` (Captum's
@@ -162,6 +169,47 @@ class NeuronModifiedReluGradient {
         additional_forward_args,
         attribute_to_neuron_input);
   }
+
+  /// Attributions of the same inputs for K neurons from ONE forward pass (one
+  /// backward pass per neuron, the graph kept in between), as
+  /// `GuidedBackprop::attribute_targets` does for K targets:
+  /// `attributions[k]` equals `attribute(inputs, neurons[k], ...)`; `output`
+  /// is the model's output when it is a tensor (undefined otherwise: neuron
+  /// methods do not need one), `relu_count` the ReLUs overridden.
+  ///
+  /// Throws c10::ValueError for an empty `neurons`, and what `attribute`
+  /// throws.
+  ///
+  /// Example:
+  /// ```
+  /// auto r = ngbp.attribute_targets({x}, {{0, 1, 1}, {1, 1, 1}});
+  /// torch::Tensor second = r.attributions[1][0];
+  /// ```
+  [[nodiscard]] AttributionResult attribute_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const std::vector<NeuronSelector>& neurons,
+      const ForwardArgs& additional_forward_args = {},
+      bool attribute_to_neuron_input = false) const;
+
+  /// As `attribute_targets`, with the neurons chosen by `choose` from the
+  /// layer's tensor (detached) of the same forward pass. Errors thrown by
+  /// `choose` propagate; nothing is left behind.
+  ///
+  /// Example:
+  /// ```
+  /// // The channel of layer (N, C, H, W) most active in example 0.
+  /// auto r = ngbp.attribute_chosen_targets({x}, [](const torch::Tensor& l) {
+  ///   const int64_t c = l[0].sum({1, 2}).argmax().item<int64_t>();
+  ///   return std::vector<guidedbp::NeuronSelector>{
+  ///       {c, guidedbp::NeuronRange{0, l.size(2)},
+  ///        guidedbp::NeuronRange{0, l.size(3)}}};
+  /// });
+  /// ```
+  [[nodiscard]] AttributionResult attribute_chosen_targets(
+      const std::vector<torch::Tensor>& inputs,
+      const ChooseNeurons& choose,
+      const ForwardArgs& additional_forward_args = {},
+      bool attribute_to_neuron_input = false) const;
 
   const Model& model() const {
     return model_;
