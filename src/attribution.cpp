@@ -55,14 +55,9 @@ AttributionResult ModifiedReluGradient::attribute_targets(
     const std::vector<torch::Tensor>& inputs,
     const std::vector<Target>& targets,
     const ForwardArgs& additional_forward_args) const {
-  // Checked before the forward pass, which may be expensive.
-  TORCH_CHECK_VALUE(
-      !targets.empty(),
-      method_name(rule_),
-      ".attribute_targets: no targets given; pass at least one");
   return attribute_chosen_targets(
       inputs,
-      [&targets](const torch::Tensor&) { return targets; },
+      detail::given_choices(targets, method_name(rule_), "targets"),
       additional_forward_args);
 }
 

@@ -244,14 +244,9 @@ LayerGradCamResult LayerGradCam::attribute_targets(
     const std::vector<Target>& targets,
     const ForwardArgs& additional_forward_args,
     const LayerGradCamOptions& options) const {
-  // Checked before the forward pass, which may be expensive.
-  TORCH_CHECK_VALUE(
-      !targets.empty(),
-      kLayerGradCam,
-      ".attribute_targets: no targets given; pass at least one");
   return attribute_chosen_targets(
       inputs,
-      [&targets](const torch::Tensor&) { return targets; },
+      detail::given_choices(targets, kLayerGradCam, "targets"),
       additional_forward_args,
       options);
 }
@@ -357,14 +352,9 @@ GuidedGradCamTargetsResult GuidedGradCam::attribute_targets(
     const std::vector<Target>& targets,
     const ForwardArgs& additional_forward_args,
     const GuidedGradCamOptions& options) const {
-  // Checked before the forward pass, which may be expensive.
-  TORCH_CHECK_VALUE(
-      !targets.empty(),
-      kGuidedGradCam,
-      ".attribute_targets: no targets given; pass at least one");
   return attribute_chosen_targets(
       inputs,
-      [&targets](const torch::Tensor&) { return targets; },
+      detail::given_choices(targets, kGuidedGradCam, "targets"),
       additional_forward_args,
       options);
 }

@@ -243,14 +243,9 @@ AttributionResult NeuronModifiedReluGradient::attribute_targets(
     const std::vector<NeuronSelector>& neurons,
     const ForwardArgs& additional_forward_args,
     bool attribute_to_neuron_input) const {
-  // Checked before the forward pass, which may be expensive.
-  TORCH_CHECK_VALUE(
-      !neurons.empty(),
-      method_name(rule_),
-      ".attribute_targets: no neurons given; pass at least one");
   return attribute_chosen_targets(
       inputs,
-      [&neurons](const torch::Tensor&) { return neurons; },
+      detail::given_choices(neurons, method_name(rule_), "neurons"),
       additional_forward_args,
       attribute_to_neuron_input);
 }

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,23 @@ struct AttributionModeGuard {
 /// Throws c10::ValueError / c10::TypeError unless `inputs` are defined
 /// floating-point tensors with one batch size.
 void check_inputs(const std::vector<torch::Tensor>& inputs, const char* who);
+
+/// attribute_targets' chooser: the `given` list (targets or neurons) as it
+/// is, checked not empty before the forward pass, which may be expensive.
+/// Throws c10::ValueError "WHO.attribute_targets: no WHAT given; ...".
+template <class Choice>
+std::function<std::vector<Choice>(const torch::Tensor&)> given_choices(
+    const std::vector<Choice>& given,
+    const char* who,
+    const char* what) {
+  TORCH_CHECK_VALUE(
+      !given.empty(),
+      who,
+      ".attribute_targets: no ",
+      what,
+      " given; pass at least one");
+  return [&given](const torch::Tensor&) { return given; };
+}
 
 /// Our own leaf for each input: it shares the caller's storage but not its
 /// autograd state, so the caller's requires_grad and .grad stay as they were.
