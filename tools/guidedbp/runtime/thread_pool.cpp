@@ -3,9 +3,14 @@
 namespace guidedbp {
 namespace cli {
 
-ThreadPool::ThreadPool(size_t threads) {
+ThreadPool::ThreadPool(size_t threads, std::function<void()> on_start) {
   for (size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) {
-    workers_.emplace_back([this] { work(); });
+    workers_.emplace_back([this, on_start] {
+      if (on_start) {
+        on_start();
+      }
+      work();
+    });
   }
 }
 

@@ -21,7 +21,11 @@ namespace cli {
 /// destructor runs what is still queued, then joins the workers.
 class ThreadPool {
  public:
-  explicit ThreadPool(size_t threads);
+  /// `on_start`, when given, runs first in each worker thread (e.g. to set
+  /// that thread's intra-op thread count).
+  explicit ThreadPool(
+      size_t threads,
+      std::function<void()> on_start = nullptr);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
