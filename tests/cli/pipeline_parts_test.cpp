@@ -13,7 +13,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -115,29 +114,6 @@ TEST(ThreadPoolTest, ResultsAndExceptionsArriveThroughTheFutures) {
     EXPECT_EQ(results[i].get(), i * i);
   }
   EXPECT_THROW(failing.get(), std::runtime_error);
-}
-
-TEST(ThreadPoolTest, EachWorkerRunsOnStartBeforeItsTasks) {
-  std::mutex mutex;
-  std::set<std::thread::id> started;
-  std::set<std::thread::id> ran_unstarted;
-  {
-    ThreadPool pool(3, [&] {
-      std::lock_guard<std::mutex> lock(mutex);
-      started.insert(std::this_thread::get_id());
-    });
-    for (int i = 0; i < 30; ++i) {
-      pool.submit([&] {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (started.count(std::this_thread::get_id()) == 0) {
-          ran_unstarted.insert(std::this_thread::get_id());
-        }
-      });
-    }
-  }
-  EXPECT_EQ(started.size(), 3u); // once in each worker, not in this thread
-  EXPECT_EQ(started.count(std::this_thread::get_id()), 0u);
-  EXPECT_TRUE(ran_unstarted.empty());
 }
 
 TEST(ThreadPoolTest, DestructionRunsWhatIsQueued) {

@@ -4,8 +4,6 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
-#include <dlfcn.h>
-
 #include <regex>
 
 #include "cli/cli_error.h"
@@ -52,21 +50,6 @@ torch::Device apply_runtime(const RuntimeArgs& args) {
   at::globalContext().setAllowTF32CuDNN(args.allow_tf32);
   at::globalContext().setAllowTF32CuBLAS(args.allow_tf32);
   return device;
-}
-
-void use_one_intra_op_thread_in_this_thread() {
-  // at::set_num_threads would not do: it also sets the count that every
-  // thread starting later takes, so the model's own threads would shrink
-  // too. OpenMP's count is per thread: once ATen has set this thread's
-  // (get_num_threads does), lower it in the OpenMP runtime that LibTorch
-  // loaded, found by name so that no second runtime is linked in.
-  using SetThreads = void (*)(int);
-  static const auto omp_set_num_threads = reinterpret_cast<SetThreads>(
-      dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (omp_set_num_threads != nullptr) {
-    (void)at::get_num_threads();
-    omp_set_num_threads(1);
-  }
 }
 
 } // namespace cli

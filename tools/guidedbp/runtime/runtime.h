@@ -15,12 +15,5 @@ namespace cli {
 /// the last device.
 torch::Device apply_runtime(const RuntimeArgs& args);
 
-/// Gives the calling thread's ATen ops one intra-op thread, as PyTorch's
-/// DataLoader does in its workers, leaving every other thread's count as it
-/// is: explain's I/O workers then do not each start a team as large as the
-/// model's on the same cores. Does nothing where LibTorch does not use
-/// OpenMP for its intra-op pool.
-void use_one_intra_op_thread_in_this_thread();
-
 } // namespace cli
 } // namespace guidedbp

@@ -3,14 +3,9 @@
 namespace guidedbp {
 namespace cli {
 
-ThreadPool::ThreadPool(size_t threads, std::function<void()> on_start) {
+ThreadPool::ThreadPool(size_t threads) {
   for (size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) {
-    workers_.emplace_back([this, on_start] {
-      if (on_start) {
-        on_start();
-      }
-      work();
-    });
+    workers_.emplace_back([this] { work(); });
   }
 }
 

@@ -21,11 +21,7 @@ namespace cli {
 /// destructor runs what is still queued, then joins the workers.
 class ThreadPool {
  public:
-  /// `on_start`, when given, runs first in each worker thread (e.g. to set
-  /// that thread's intra-op thread count).
-  explicit ThreadPool(
-      size_t threads,
-      std::function<void()> on_start = nullptr);
+  explicit ThreadPool(size_t threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
