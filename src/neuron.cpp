@@ -230,12 +230,10 @@ std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
     const NeuronSelector& neuron_selector,
     const ForwardArgs& additional_forward_args,
     const NeuronAttributionOptions& options) const {
-  return std::move(attribute_targets(
-                       inputs,
-                       {neuron_selector},
-                       additional_forward_args,
-                       options)
-                       .attributions[0]);
+  return std::move(
+      attribute_targets(
+          inputs, {neuron_selector}, additional_forward_args, options)
+          .attributions[0]);
 }
 
 AttributionResult NeuronModifiedReluGradient::attribute_targets(

@@ -36,7 +36,9 @@ namespace guidedbp {
 /// };
 /// guidedbp::GuidedGradCam gc(net, "features");
 /// ```
-[[nodiscard]] torch::Tensor layer_output(const std::string& name, const torch::Tensor& x);
+[[nodiscard]] torch::Tensor layer_output(
+    const std::string& name,
+    const torch::Tensor& x);
 
 /// One layer of a model as `layer_shapes` reports it.
 struct LayerInfo {
