@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""guidedbp export: compiles a model's guided backward into an AOTInductor package.
+"""guidedbp: compiles a model's guided backward into an AOTInductor package.
 
 `guidedbp export` runs this file (installed in share/guidedbp); it can also run
 alone. Input: an ExportedProgram saved with torch.export.save. Output: a .pt2
@@ -227,7 +227,7 @@ def export_package(args):
         raise ExportError(
             f"cannot trace the model's backward ({first_line(e)}); see docs/export.md, Limits")
     if count == 0 and rule != "plain":
-        print("guidedbp export: warning: no ReLU found to override; the package "
+        print("guidedbp: warning: no ReLU found to override; the package "
               "computes the plain gradient (Saliency)", file=sys.stderr)
 
     names = [name for name, _, _ in shapes] + ["grad_output"]
@@ -265,7 +265,7 @@ def export_package(args):
         raise ExportError(
             f"AOTInductor cannot compile the program ({first_line(e)}); see docs/export.md, Limits")
     done = time.monotonic()
-    print(f"guidedbp export: {args.output}: {args.method}, {count} ReLU"
+    print(f"guidedbp: exported {args.method}, {count} ReLU"
           f"{'' if count == 1 else 's'} rewritten, batch dynamic (traced at {batch}); "
           f"trace+export {traced_at - started:.1f} s, compile {done - traced_at:.1f} s",
           file=sys.stderr)
@@ -291,12 +291,12 @@ def main(argv=None):
                         help="batch size of the trace (default: the smallest >= 5 no other dim equals)")
     args = parser.parse_args(argv)
     if not args.output.endswith(".pt2"):
-        print(f"guidedbp export: --output {args.output}: a package ends in .pt2", file=sys.stderr)
+        print(f"guidedbp: --output {args.output}: a package ends in .pt2", file=sys.stderr)
         return 2
     try:
         export_package(args)
     except ExportError as e:
-        print(f"guidedbp export: {e}", file=sys.stderr)
+        print(f"guidedbp: {e}", file=sys.stderr)
         return 1
     return 0
 

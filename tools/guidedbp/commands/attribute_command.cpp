@@ -9,6 +9,8 @@
 #include <limits>
 #include <set>
 
+#include <guidedbp/compiled.h>
+
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/target_literal.h"
@@ -17,6 +19,7 @@
 #include "io/file_util.h"
 #include "io/model_io.h"
 #include "io/npy_format.h"
+#include "cli/report.h"
 #include "io/tensor_io.h"
 #include "methods/method_catalogue.h"
 #include "methods/methods.h"
@@ -111,6 +114,87 @@ std::string describe(const torch::Tensor& t) {
       std::string(c10::toString(t.scalar_type()));
 }
 
+bool ends_with(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() &&
+      text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// A package of `guidedbp export` (.pt2): the method is compiled in, so the
+// options that choose one only have to agree with it.
+std::vector<torch::Tensor> package_attributions(
+    const AttributeArgs& args,
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets,
+    bool stacked) {
+  if (!args.layer.empty() || args.has_neuron || args.has_interpolate ||
+      args.attribute_to_layer_input || args.attribute_to_neuron_input) {
+    throw UsageError(
+        "--layer, --neuron, --interpolate and --attribute-to-*-input do not "
+        "apply to a package (" +
+        args.model + "): it computes one input method");
+  }
+  if (!args.forward_args.empty()) {
+    throw UsageError(
+        "--forward-arg does not apply to a package (" + args.model +
+        "): it takes tensor inputs only");
+  }
+  std::unique_ptr<CompiledAttribution> package;
+  try {
+    package = std::make_unique<CompiledAttribution>(args.model);
+  } catch (const c10::Error& e) {
+    std::string why = error_line(e);
+    throw CliError(
+        why +
+        (compiled_packages_supported()
+             ? " (an ExportedProgram must first be compiled: guidedbp export "
+               "--model EP.pt2 --method M --output PKG.pt2)"
+             : ""));
+  }
+  const CompiledMetadata& meta = package->metadata();
+  if (args.has_method && args.method != meta.method) {
+    throw UsageError(
+        "--method " + args.method + " conflicts with " + args.model +
+        ", which computes " + meta.method +
+        " (compiled in by guidedbp export): drop --method or export the "
+        "model with --method " +
+        args.method);
+  }
+  if (args.abs && !meta.abs) {
+    throw UsageError(
+        "--abs: " + args.model + " computes " + meta.method +
+        (meta.method == "saliency"
+             ? " without the absolute value; export it with --abs"
+             : ", which has no --abs"));
+  }
+  const torch::Device device(meta.device.empty() ? "cpu" : meta.device);
+  if (args.runtime.device != "cpu" && torch::Device(args.runtime.device) != device) {
+    throw UsageError(
+        "--device " + args.runtime.device + ": " + args.model + " runs on " +
+        device.str() + " (chosen at export with --device)");
+  }
+  std::vector<torch::Tensor> on_device;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].scalar_type() != meta.dtype) {
+      throw CliError(
+          args.inputs[i] + ": the input is " + describe(inputs[i]) +
+          " but " + args.model + " was exported for " +
+          c10::toString(meta.dtype) + "; convert the input");
+    }
+    on_device.push_back(inputs[i].to(device));
+  }
+  std::vector<std::vector<torch::Tensor>> per_target =
+      package->attribute_targets(on_device, targets).attributions;
+  std::vector<torch::Tensor> attributions;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<torch::Tensor> maps;
+    for (const auto& attribution : per_target) {
+      maps.push_back(attribution.at(i).to(torch::kCPU));
+    }
+    attributions.push_back(stacked ? torch::stack(maps) : maps.front());
+  }
+  return attributions;
+}
+
 } // namespace
 
 int run_attribute(const AttributeArgs& args) {
@@ -133,6 +217,7 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
+  const bool package = ends_with(args.model, ".pt2");
   const MethodInfo& method_info =
       find_method(args.method, MethodCommand::kAttribute);
   MethodOptions given;
@@ -143,8 +228,10 @@ int run_attribute(const AttributeArgs& args) {
   given.neuron = args.has_neuron;
   given.neuron_input = args.attribute_to_neuron_input;
   given.target = !args.targets.empty();
-  check_method_options(method_info, given, MethodCommand::kAttribute);
-  check_layer_literals(args);
+  if (!package) {
+    check_method_options(method_info, given, MethodCommand::kAttribute);
+    check_layer_literals(args);
+  }
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));
@@ -155,8 +242,11 @@ int run_attribute(const AttributeArgs& args) {
   }
 
   const torch::Device device = apply_runtime(args.runtime);
-  torch::jit::Module module = load_model(args.model);
-  module.to(device);
+  torch::jit::Module module;
+  if (!package) {
+    module = load_model(args.model);
+    module.to(device);
+  }
   std::vector<torch::Tensor> inputs;
   for (const std::string& path : args.inputs) {
     inputs.push_back(read_tensor(path));
@@ -193,13 +283,15 @@ int run_attribute(const AttributeArgs& args) {
     }
   }
   std::vector<torch::Tensor> attributions;
-  if (method_info.needs_layer()) {
+  if (package) {
+    attributions = package_attributions(args, inputs, targets, stacked);
+  } else if (method_info.needs_layer()) {
     for (const torch::Tensor& a :
          layer_attributions(module, args, on_device, targets, stacked, extra)) {
       attributions.push_back(a.to(torch::kCPU));
     }
   }
-  std::unique_ptr<ModifiedReluGradient> method = attributions.empty()
+  std::unique_ptr<ModifiedReluGradient> method = attributions.empty() && !package
       ? make_method(module, args.method, args.abs)
       : nullptr;
   // One forward pass for all targets; K > 1 stacks each input's K maps.
