@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 #include <guidedbp/compiled.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
 
 #include <mutex>
 #include <sstream>
@@ -24,6 +25,13 @@ namespace guidedbp {
 namespace {
 
 constexpr const char* kWho = "CompiledAttribution";
+std::string shape_text(c10::IntArrayRef shape) {
+  std::ostringstream out;
+  out << shape;
+  return out.str();
+}
+
+#if GUIDEDBP_HAS_AOTI
 constexpr const char* kFormat = "1"; // guidedbp_export.py's FORMAT_VERSION
 
 std::vector<int64_t> parse_shape(const std::string& text) {
@@ -34,12 +42,6 @@ std::vector<int64_t> parse_shape(const std::string& text) {
     shape.push_back(std::stoll(item));
   }
   return shape;
-}
-
-std::string shape_text(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << shape;
-  return out.str();
 }
 
 torch::ScalarType parse_dtype(const std::string& text) {
@@ -57,6 +59,7 @@ torch::ScalarType parse_dtype(const std::string& text) {
   }
   TORCH_CHECK_VALUE(false, kWho, ": the package's dtype '", text, "' is unknown");
 }
+#endif
 
 // The gradient of the selected output entries with respect to an output of
 // `shape`: Captum's grad_outputs (a one per selected entry). Computed on a
