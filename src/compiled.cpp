@@ -57,7 +57,8 @@ torch::ScalarType parse_dtype(const std::string& text) {
   if (text == "bfloat16") {
     return torch::kBFloat16;
   }
-  TORCH_CHECK_VALUE(false, kWho, ": the package's dtype '", text, "' is unknown");
+  TORCH_CHECK_VALUE(
+      false, kWho, ": the package's dtype '", text, "' is unknown");
 }
 #endif
 
@@ -123,7 +124,12 @@ CompiledAttribution::CompiledAttribution(const std::string& package_path)
         e.what_without_backtrace());
   } catch (const std::exception& e) {
     TORCH_CHECK(
-        false, kWho, ": cannot load the package ", package_path, ": ", e.what());
+        false,
+        kWho,
+        ": cannot load the package ",
+        package_path,
+        ": ",
+        e.what());
   }
   auto field = [&](const char* key) -> std::string {
     auto found = meta.find(std::string("guidedbp.") + key);

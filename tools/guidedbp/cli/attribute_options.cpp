@@ -78,7 +78,10 @@ CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args) {
            "(K x input shape), in --target order.")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  a->add_option("--method", args.method, "attribution method (a package's own method by default)")
+  a->add_option(
+       "--method",
+       args.method,
+       "attribution method (a package's own method by default)")
       ->check(CLI::IsMember(method_names(MethodCommand::kAttribute)))
       ->each([&args](const std::string&) { args.has_method = true; })
       ->capture_default_str();

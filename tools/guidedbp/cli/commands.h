@@ -60,7 +60,7 @@ struct ExportArgs {
   std::string method; ///< --method, an input method of the catalogue
   bool abs = false;   ///< saliency: absolute value, compiled in
   std::string device = "cpu";
-  std::string output;     ///< --output PKG.pt2
+  std::string output;      ///< --output PKG.pt2
   int64_t trace_batch = 0; ///< --trace-batch; 0: the exporter chooses
 };
 

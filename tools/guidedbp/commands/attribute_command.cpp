@@ -1,5 +1,6 @@
 // guidedbp attribute: tensors in, attributions out.
 
+#include <guidedbp/compiled.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -9,17 +10,15 @@
 #include <limits>
 #include <set>
 
-#include <guidedbp/compiled.h>
-
 #include "cli/cli_error.h"
 #include "cli/commands.h"
+#include "cli/report.h"
 #include "cli/target_literal.h"
 #include "commands/layer_command.h"
 #include "commands/target_convert.h"
 #include "io/file_util.h"
 #include "io/model_io.h"
 #include "io/npy_format.h"
-#include "cli/report.h"
 #include "io/tensor_io.h"
 #include "methods/method_catalogue.h"
 #include "methods/methods.h"
@@ -167,7 +166,8 @@ std::vector<torch::Tensor> package_attributions(
              : ", which has no --abs"));
   }
   const torch::Device device(meta.device.empty() ? "cpu" : meta.device);
-  if (args.runtime.device != "cpu" && torch::Device(args.runtime.device) != device) {
+  if (args.runtime.device != "cpu" &&
+      torch::Device(args.runtime.device) != device) {
     throw UsageError(
         "--device " + args.runtime.device + ": " + args.model + " runs on " +
         device.str() + " (chosen at export with --device)");
@@ -176,9 +176,9 @@ std::vector<torch::Tensor> package_attributions(
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].scalar_type() != meta.dtype) {
       throw CliError(
-          args.inputs[i] + ": the input is " + describe(inputs[i]) +
-          " but " + args.model + " was exported for " +
-          c10::toString(meta.dtype) + "; convert the input");
+          args.inputs[i] + ": the input is " + describe(inputs[i]) + " but " +
+          args.model + " was exported for " + c10::toString(meta.dtype) +
+          "; convert the input");
     }
     on_device.push_back(inputs[i].to(device));
   }
@@ -291,7 +291,8 @@ int run_attribute(const AttributeArgs& args) {
       attributions.push_back(a.to(torch::kCPU));
     }
   }
-  std::unique_ptr<ModifiedReluGradient> method = attributions.empty() && !package
+  std::unique_ptr<ModifiedReluGradient> method =
+      attributions.empty() && !package
       ? make_method(module, args.method, args.abs)
       : nullptr;
   // One forward pass for all targets; K > 1 stacks each input's K maps.

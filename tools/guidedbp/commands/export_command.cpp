@@ -51,8 +51,7 @@ std::string find_exporter() {
   if (n > 0) {
     std::string exe(self.data(), static_cast<size_t>(n));
     const std::string bin = exe.substr(0, exe.find_last_of('/'));
-    const std::string installed =
-        bin + "/../share/guidedbp/guidedbp_export.py";
+    const std::string installed = bin + "/../share/guidedbp/guidedbp_export.py";
     if (is_file(installed)) {
       return installed;
     }
@@ -76,7 +75,8 @@ int run_program(const std::vector<std::string>& argv) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
-    throw CliError(std::string("cannot start python3: ") + std::strerror(errno));
+    throw CliError(
+        std::string("cannot start python3: ") + std::strerror(errno));
   }
   if (pid == 0) {
     ::execvp(args[0], args.data());
@@ -94,7 +94,8 @@ int run_program(const std::vector<std::string>& argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) {
-      throw CliError(std::string("waiting for python3: ") + std::strerror(errno));
+      throw CliError(
+          std::string("waiting for python3: ") + std::strerror(errno));
     }
   }
   if (WIFEXITED(status)) {
