@@ -98,6 +98,7 @@ struct ExplainArgs {
   std::string labels;
   PreprocessArgs preprocess; ///< --resize ... --rgb.
   std::string method = "guided-backprop";
+  bool has_method = false; ///< --method given (a package has its own)
   bool abs = false;
   std::string visual = "heat_map";
   std::string sign = "absolute_value";

@@ -15,6 +15,7 @@
 #include "cli/report.h"
 #include "cli/target_literal.h"
 #include "commands/layer_command.h"
+#include "commands/package_model.h"
 #include "commands/target_convert.h"
 #include "io/file_util.h"
 #include "io/model_io.h"
@@ -113,11 +114,6 @@ std::string describe(const torch::Tensor& t) {
       std::string(c10::toString(t.scalar_type()));
 }
 
-bool ends_with(const std::string& text, const std::string& tail) {
-  return text.size() >= tail.size() &&
-      text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 // A package of `guidedbp export` (.pt2): the method is compiled in, so the
 // options that choose one only have to agree with it.
 std::vector<torch::Tensor> package_attributions(
@@ -137,34 +133,10 @@ std::vector<torch::Tensor> package_attributions(
         "--forward-arg does not apply to a package (" + args.model +
         "): it takes tensor inputs only");
   }
-  std::unique_ptr<CompiledAttribution> package;
-  try {
-    package = std::make_unique<CompiledAttribution>(args.model);
-  } catch (const c10::Error& e) {
-    std::string why = error_line(e);
-    throw CliError(
-        why +
-        (compiled_packages_supported()
-             ? " (an ExportedProgram must first be compiled: guidedbp export "
-               "--model EP.pt2 --method M --output PKG.pt2)"
-             : ""));
-  }
+  std::unique_ptr<CompiledAttribution> package = load_package(args.model);
+  check_package_method(
+      *package, args.model, args.has_method, args.method, args.abs);
   const CompiledMetadata& meta = package->metadata();
-  if (args.has_method && args.method != meta.method) {
-    throw UsageError(
-        "--method " + args.method + " conflicts with " + args.model +
-        ", which computes " + meta.method +
-        " (compiled in by guidedbp export): drop --method or export the "
-        "model with --method " +
-        args.method);
-  }
-  if (args.abs && !meta.abs) {
-    throw UsageError(
-        "--abs: " + args.model + " computes " + meta.method +
-        (meta.method == "saliency"
-             ? " without the absolute value; export it with --abs"
-             : ", which has no --abs"));
-  }
   const torch::Device device(meta.device.empty() ? "cpu" : meta.device);
   if (args.runtime.device != "cpu" &&
       torch::Device(args.runtime.device) != device) {
@@ -217,7 +189,7 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
-  const bool package = ends_with(args.model, ".pt2");
+  const bool package = is_package_path(args.model);
   const MethodInfo& method_info =
       find_method(args.method, MethodCommand::kAttribute);
   MethodOptions given;
