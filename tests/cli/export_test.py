@@ -10,6 +10,7 @@ the `unsupported` area runs: a package is one clear error naming the version nee
 
 Usage: export_test.py --cli build/guidedbp --libtorch-version 2.6.0 --compiled-tests BIN
 """
+import glob
 import os
 import sys
 import time
@@ -21,7 +22,9 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from harness import ARGS, check, expect_error, load, main, path, run, save  # noqa: E402
+import numpy as np  # noqa: E402
+from harness import (ARGS, check, expect_error, load, main, path, read_png, run,  # noqa: E402
+                     save, shipped)
 
 SUPPORTED = False  # LibTorch >= 2.6, set in setup()
 RTOL64 = 1e-10
@@ -188,6 +191,20 @@ def area_methods(ctx):
                        f"fashion batch {batch}")
     check("Fashion-MNIST float32 from its Python definition equals the float64 reference",
           fashion)
+
+    def explain():
+        model = ctx["models"]["fashion"][0]
+        image = shipped()[1][0]
+        out_dir = path("explain_pkg")
+        run("explain", "--model", ctx["packages"]["fashion_gbp"], "--target", "3",
+            "--save-raw", "--out-dir", out_dir, image, expect=0)
+        raws = glob.glob(os.path.join(out_dir, "*.npy"))
+        assert len(raws) == 1, raws
+        pixels = read_png(image).astype("float32") / 255
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+        got = torch.from_numpy(np.load(raws[0]))
+        assert_rel(got, reference(model, x, 3, "guided"), RTOL32, "fashion explain")
+    check("explain --model PKG.pt2 equals the reference", explain)
 
 
 def area_errors(ctx):
