@@ -330,28 +330,32 @@ AttributionResult CompiledAttribution::attribute_targets(
   return result;
 }
 
-AttributionResult CompiledAttribution::attribute_chosen_targets(
-    const std::vector<torch::Tensor>& inputs,
-    const ChooseTargets& choose) const {
+torch::Tensor CompiledAttribution::forward(
+    const std::vector<torch::Tensor>& inputs) const {
   const CompiledMetadata& m = impl_->metadata;
-  const std::vector<torch::Tensor> contiguous =
+  std::vector<torch::Tensor> arguments =
       checked_inputs(inputs, m, impl_->device);
-  // One call for the output the chooser needs (a zero grad_output).
-  std::vector<int64_t> output_shape{contiguous[0].size(0)};
+  std::vector<int64_t> output_shape{arguments[0].size(0)};
   output_shape.insert(
       output_shape.end(), m.output_shape.begin(), m.output_shape.end());
-  std::vector<torch::Tensor> arguments = contiguous;
   arguments.push_back(torch::zeros(
       output_shape,
       torch::TensorOptions().dtype(m.dtype).device(impl_->device)));
-  const torch::Tensor output = impl_->run(std::move(arguments)).at(0).clone();
+  return impl_->run(std::move(arguments)).at(0).clone();
+}
+
+AttributionResult CompiledAttribution::attribute_chosen_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseTargets& choose) const {
+  // One call for the output the chooser needs.
+  const torch::Tensor output = forward(inputs);
   const std::vector<Target> targets = choose(output);
   TORCH_CHECK_VALUE(
       !targets.empty(),
       kWho,
       ".attribute_chosen_targets: the target chooser returned no targets; "
       "return at least one");
-  AttributionResult result = attribute_targets(contiguous, targets);
+  AttributionResult result = attribute_targets(inputs, targets);
   result.output = output;
   return result;
 }

@@ -121,6 +121,16 @@ class CompiledAttribution {
       const std::vector<torch::Tensor>& inputs,
       const ChooseTargets& choose) const;
 
+  /// The model's output for `inputs` (one package call with a zero
+  /// grad_output), e.g. the class scores of a prediction. Same checks and
+  /// errors as `attribute`.
+  ///
+  /// Example:
+  /// ```
+  /// torch::Tensor scores = gbp.forward({x});
+  /// ```
+  torch::Tensor forward(const std::vector<torch::Tensor>& inputs) const;
+
   /// What the package records (method, ReLU count, shapes, versions).
   const CompiledMetadata& metadata() const;
   /// The package's method, e.g. "guided-backprop".

@@ -270,6 +270,72 @@ def area_library(ctx):
     check("CompiledAttribution (tests/compiled_test.cpp)", go)
 
 
+def area_serve(ctx):
+    """guidedbp serve with a package: :predict, :explain (JSON), and a request for
+    another method refused."""
+    if not SUPPORTED:
+        return
+    import http.client
+    import json
+    import re
+    import signal
+    import subprocess
+    model = ctx["models"]["fashion"][0]
+    log_path = path("serve.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([ARGS.cli, "serve", "--port", "0", "--model",
+                                 "f=" + ctx["packages"]["fashion_gbp"]],
+                                stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        port = None
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline and proc.poll() is None:
+            m = re.search(r"on http://[^:]+:(\d+)/", open(log_path).read())
+            port = int(m.group(1)) if m else time.sleep(0.05)
+
+        def post(url, body):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("POST", url, body=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                return r.status, json.loads(r.read())
+            finally:
+                conn.close()
+
+        def started():
+            assert port, "serve did not start: " + open(log_path).read()
+        check("serve starts with a package", started)
+        x = torch.rand(2, 1, 28, 28)
+
+        def predict():
+            status, out = post("/v1/models/f:predict", {"instances": x.tolist()})
+            assert status == 200, out
+            with torch.no_grad():
+                expected = model.double()(x.double())
+            assert_rel(torch.tensor(out["predictions"], dtype=torch.float64), expected,
+                       RTOL32, "serve predict")
+        check("serve :predict with a package equals the model", predict)
+
+        def explain():
+            status, out = post("/v1/models/f:explain",
+                               {"instances": x.tolist(), "parameters": {"target": 3}})
+            assert status == 200, out
+            assert_rel(torch.tensor(out["explanations"]), reference(model, x, 3, "guided"),
+                       RTOL32, "serve explain")
+        check("serve :explain with a package equals the reference", explain)
+
+        def other_method():
+            status, out = post("/v1/models/f:explain", {
+                "instances": x.tolist(), "parameters": {"target": 3, "method": "saliency"}})
+            assert status == 400 and "computes guided-backprop" in json.dumps(out), (status, out)
+        check("serve: a request for another method than the package's is refused", other_method)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
 def area_unsupported(ctx):
     if SUPPORTED:
         return
@@ -292,6 +358,7 @@ def report(ctx):
 
 
 AREAS = {"methods": area_methods, "errors": area_errors, "library": area_library,
+         "serve": area_serve,
          "unsupported": area_unsupported, "report": report}
 
 
