@@ -22,6 +22,12 @@ packages=(
   debootstrap             # scripts/test-debian13.sh makes a Debian 13 root
   dpkg-dev file           # scripts/package-deb.sh: CPack finds the .deb's dependencies with them
 )
+# guidedbp export (torch.export -> AOTInductor, LibTorch 2.6 only): Inductor
+# imports torch.utils.cpp_extension (setuptools) and compiles the package with
+# g++ (already listed above) against Python's headers.
+if [[ $GUIDEDBP_DEBIAN_CODENAME == trixie ]]; then
+  packages+=(python3-setuptools python3-dev)
+fi
 # tests/slurm: a real single-node Slurm runs docs/datasets.md's job array
 # (not in the Debian 13 root of scripts/test-debian13.sh, which skips it).
 if [[ ${GUIDEDBP_SLURM_TEST:-1} != 0 ]]; then

@@ -14,6 +14,7 @@
 /// ```
 
 #include <guidedbp/attribution.h>
+#include <guidedbp/compiled.h>
 #include <guidedbp/grad_cam.h>
 #include <guidedbp/layer.h>
 #include <guidedbp/model.h>

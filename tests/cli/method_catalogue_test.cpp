@@ -48,6 +48,9 @@ TEST(MethodCatalogueTest, EachCommandOffersItsMethods) {
   EXPECT_EQ(
       method_names(MethodCommand::kServe),
       (V{"guided-backprop", "deconvolution", "saliency"}));
+  EXPECT_EQ(
+      method_names(MethodCommand::kExport),
+      (V{"guided-backprop", "deconvolution", "saliency"}));
   try {
     find_method("neuron-deconvolution", MethodCommand::kExplain);
     FAIL() << "explain offered a neuron method";

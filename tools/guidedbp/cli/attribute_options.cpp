@@ -22,6 +22,8 @@ const char* kAttributeFooter = R"(
 Files:
   MODEL.pt     TorchScript (torch.jit.script or torch.jit.trace, then .save());
                loaded with torch::jit::load and put in eval mode.
+  PKG.pt2      a package of `guidedbp export` (a torch.export model compiled
+               with its method; LibTorch >= 2.6): the method is the package's.
   IN.npy       numpy array, little-endian, C order: float32 or float64 for inputs
                (float16/int/uint8/bool are read too, e.g. for --forward-arg).
   IN.pt        one tensor saved by Python's torch.save(tensor, path).
@@ -45,8 +47,13 @@ Exit status: 0 success, 1 error (one line on stderr: "guidedbp: <cause>"),
 CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args) {
   CLI::App* a = app.add_subcommand(
       "attribute",
-      "Attributions of input tensors (.npy/.pt) for a TorchScript model");
-  a->add_option("--model", args.model, "TorchScript model file (MODEL.pt)")
+      "Attributions of input tensors (.npy/.pt) for a TorchScript model or a "
+      "package of `guidedbp export`");
+  a->add_option(
+       "--model",
+       args.model,
+       "TorchScript model file (MODEL.pt), or a package of `guidedbp export` "
+       "(PKG.pt2)")
       ->required();
   a->add_option(
        "--input",
@@ -71,8 +78,12 @@ CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args) {
            "(K x input shape), in --target order.")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  a->add_option("--method", args.method, "attribution method")
+  a->add_option(
+       "--method",
+       args.method,
+       "attribution method (a package's own method by default)")
       ->check(CLI::IsMember(method_names(MethodCommand::kAttribute)))
+      ->each([&args](const std::string&) { args.has_method = true; })
       ->capture_default_str();
   a->add_option(
       "--layer",

@@ -39,6 +39,7 @@ struct AttributeArgs {
   /// forward pass, each output then holds K attributions stacked on dim 0.
   std::vector<std::string> targets;
   std::string method = "guided-backprop";
+  bool has_method = false; ///< --method given (a package has its own)
   bool abs = false; ///< Saliency only: absolute value (Captum's default).
   std::vector<std::string> outputs;
   RuntimeArgs runtime;
@@ -50,6 +51,17 @@ struct AttributeArgs {
   std::string neuron; ///< --neuron SPEC
   bool has_neuron = false;
   bool attribute_to_neuron_input = false;
+};
+
+/// `guidedbp export`: a torch.export model (ExportedProgram, .pt2) compiled
+/// with a method into an AOTInductor package (export_command.cpp).
+struct ExportArgs {
+  std::string model;  ///< --model EP.pt2 (torch.export.save)
+  std::string method; ///< --method, an input method of the catalogue
+  bool abs = false;   ///< saliency: absolute value, compiled in
+  std::string device = "cpu";
+  std::string output;      ///< --output PKG.pt2
+  int64_t trace_batch = 0; ///< --trace-batch; 0: the exporter chooses
 };
 
 /// `guidedbp layers`.
@@ -86,6 +98,7 @@ struct ExplainArgs {
   std::string labels;
   PreprocessArgs preprocess; ///< --resize ... --rgb.
   std::string method = "guided-backprop";
+  bool has_method = false; ///< --method given (a package has its own)
   bool abs = false;
   std::string visual = "heat_map";
   std::string sign = "absolute_value";
@@ -126,12 +139,14 @@ std::vector<std::string> interpolate_choices();
 CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args);
 CLI::App* add_explain_command(CLI::App& app, ExplainArgs& args);
 CLI::App* add_layers_command(CLI::App& app, LayersArgs& args);
+CLI::App* add_export_command(CLI::App& app, ExportArgs& args);
 
 /// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
 /// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
 int run_attribute(const AttributeArgs& args);
 int run_explain(const ExplainArgs& args);
 int run_layers(const LayersArgs& args);
+int run_export(const ExportArgs& args);
 
 } // namespace cli
 } // namespace guidedbp

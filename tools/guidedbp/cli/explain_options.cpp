@@ -64,8 +64,12 @@ Examples:
 
 // The method and its layer options.
 void add_method_options(CLI::App* e, ExplainArgs& args) {
-  e->add_option("--method", args.method, "attribution method")
+  e->add_option(
+       "--method",
+       args.method,
+       "attribution method (a package's own method by default)")
       ->check(CLI::IsMember(method_names(MethodCommand::kExplain)))
+      ->each([&args](const std::string&) { args.has_method = true; })
       ->capture_default_str();
   e->add_option(
       "--layer",
@@ -171,7 +175,9 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& args) {
       "explain",
       "Heat maps (PNG) of images (PNG/JPEG) for a classifier's classes");
   e->add_option(
-       "--model", args.model, "TorchScript classifier (returns N x classes)")
+       "--model",
+       args.model,
+       "TorchScript classifier (returns N x classes), or a package of `guidedbp export` (PKG.pt2)")
       ->required();
   e->add_option(
       "images",

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "guidedbp: Guided Backpropagation, Deconvolution and Saliency attributions "
-      "of TorchScript models (Captum's semantics)",
+      "of TorchScript and torch.export models (Captum's semantics)",
       "guidedbp"};
   app.require_subcommand(1);
   app.set_version_flag(
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   cli::ExplainArgs explain;
   cli::LayersArgs layers;
   cli::ServeArgs serve;
+  cli::ExportArgs export_args;
   // Each subcommand with what runs it once parsed.
   const std::vector<std::pair<CLI::App*, std::function<int()>>> commands = {
       {cli::add_attribute_command(app, attribute),
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
        [&] { return cli::run_layers(layers); }},
       {cli::add_serve_command(app, serve),
        [&] { return cli::run_serve(serve); }},
+      {cli::add_export_command(app, export_args),
+       [&] { return cli::run_export(export_args); }},
   };
 
   try {

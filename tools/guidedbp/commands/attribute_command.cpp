@@ -1,5 +1,6 @@
 // guidedbp attribute: tensors in, attributions out.
 
+#include <guidedbp/compiled.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -11,8 +12,10 @@
 
 #include "cli/cli_error.h"
 #include "cli/commands.h"
+#include "cli/report.h"
 #include "cli/target_literal.h"
 #include "commands/layer_command.h"
+#include "commands/package_model.h"
 #include "commands/target_convert.h"
 #include "io/file_util.h"
 #include "io/model_io.h"
@@ -111,6 +114,59 @@ std::string describe(const torch::Tensor& t) {
       std::string(c10::toString(t.scalar_type()));
 }
 
+// A package of `guidedbp export` (.pt2): the method is compiled in, so the
+// options that choose one only have to agree with it.
+std::vector<torch::Tensor> package_attributions(
+    const AttributeArgs& args,
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets,
+    bool stacked) {
+  if (!args.layer.empty() || args.has_neuron || args.has_interpolate ||
+      args.attribute_to_layer_input || args.attribute_to_neuron_input) {
+    throw UsageError(
+        "--layer, --neuron, --interpolate and --attribute-to-*-input do not "
+        "apply to a package (" +
+        args.model + "): it computes one input method");
+  }
+  if (!args.forward_args.empty()) {
+    throw UsageError(
+        "--forward-arg does not apply to a package (" + args.model +
+        "): it takes tensor inputs only");
+  }
+  std::unique_ptr<CompiledAttribution> package = load_package(args.model);
+  check_package_method(
+      *package, args.model, args.has_method, args.method, args.abs);
+  const CompiledMetadata& meta = package->metadata();
+  const torch::Device device(meta.device.empty() ? "cpu" : meta.device);
+  if (args.runtime.device != "cpu" &&
+      torch::Device(args.runtime.device) != device) {
+    throw UsageError(
+        "--device " + args.runtime.device + ": " + args.model + " runs on " +
+        device.str() + " (chosen at export with --device)");
+  }
+  std::vector<torch::Tensor> on_device;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].scalar_type() != meta.dtype) {
+      throw CliError(
+          args.inputs[i] + ": the input is " + describe(inputs[i]) + " but " +
+          args.model + " was exported for " + c10::toString(meta.dtype) +
+          "; convert the input");
+    }
+    on_device.push_back(inputs[i].to(device));
+  }
+  std::vector<std::vector<torch::Tensor>> per_target =
+      package->attribute_targets(on_device, targets).attributions;
+  std::vector<torch::Tensor> attributions;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<torch::Tensor> maps;
+    for (const auto& attribution : per_target) {
+      maps.push_back(attribution.at(i).to(torch::kCPU));
+    }
+    attributions.push_back(stacked ? torch::stack(maps) : maps.front());
+  }
+  return attributions;
+}
+
 } // namespace
 
 int run_attribute(const AttributeArgs& args) {
@@ -133,6 +189,7 @@ int run_attribute(const AttributeArgs& args) {
       throw UsageError("--output " + output + " is given twice");
     }
   }
+  const bool package = is_package_path(args.model);
   const MethodInfo& method_info =
       find_method(args.method, MethodCommand::kAttribute);
   MethodOptions given;
@@ -143,8 +200,10 @@ int run_attribute(const AttributeArgs& args) {
   given.neuron = args.has_neuron;
   given.neuron_input = args.attribute_to_neuron_input;
   given.target = !args.targets.empty();
-  check_method_options(method_info, given, MethodCommand::kAttribute);
-  check_layer_literals(args);
+  if (!package) {
+    check_method_options(method_info, given, MethodCommand::kAttribute);
+    check_layer_literals(args);
+  }
   std::vector<Target> targets;
   for (const std::string& text : args.targets) {
     targets.push_back(to_target(parse_target_literal(text)));
@@ -155,8 +214,11 @@ int run_attribute(const AttributeArgs& args) {
   }
 
   const torch::Device device = apply_runtime(args.runtime);
-  torch::jit::Module module = load_model(args.model);
-  module.to(device);
+  torch::jit::Module module;
+  if (!package) {
+    module = load_model(args.model);
+    module.to(device);
+  }
   std::vector<torch::Tensor> inputs;
   for (const std::string& path : args.inputs) {
     inputs.push_back(read_tensor(path));
@@ -193,13 +255,16 @@ int run_attribute(const AttributeArgs& args) {
     }
   }
   std::vector<torch::Tensor> attributions;
-  if (method_info.needs_layer()) {
+  if (package) {
+    attributions = package_attributions(args, inputs, targets, stacked);
+  } else if (method_info.needs_layer()) {
     for (const torch::Tensor& a :
          layer_attributions(module, args, on_device, targets, stacked, extra)) {
       attributions.push_back(a.to(torch::kCPU));
     }
   }
-  std::unique_ptr<ModifiedReluGradient> method = attributions.empty()
+  std::unique_ptr<ModifiedReluGradient> method =
+      attributions.empty() && !package
       ? make_method(module, args.method, args.abs)
       : nullptr;
   // One forward pass for all targets; K > 1 stacks each input's K maps.

@@ -4,6 +4,7 @@
 
 #include "cli/cli_error.h"
 #include "commands/layer_command.h"
+#include "commands/package_model.h"
 #include "io/file_util.h"
 #include "methods/method_catalogue.h"
 
@@ -17,7 +18,15 @@ ExplainPlan plan_explain(const ExplainArgs& args) {
   given.abs = args.abs;
   given.layer = !args.layer.empty();
   given.interpolate = args.has_interpolate || args.gradcam_map;
-  check_method_options(method, given, MethodCommand::kExplain);
+  // A package's method is its own (ExplainStages checks --method and --abs
+  // against it); the layer options never apply to one.
+  if (!is_package_path(args.model)) {
+    check_method_options(method, given, MethodCommand::kExplain);
+  } else if (given.layer || given.interpolate) {
+    throw UsageError(
+        "--layer, --interpolate and --gradcam-map do not apply to a package (" +
+        args.model + "): it computes one input method");
+  }
   if (args.images.empty() && args.files_from.empty()) {
     throw UsageError(
         "no images: give image files or folders, or --files-from LIST");

@@ -10,6 +10,7 @@
 
 #include "cli/report.h"
 #include "commands/layer_command.h"
+#include "commands/package_model.h"
 #include "dataset/output_names.h"
 #include "imaging/panel.h"
 #include "io/file_util.h"
@@ -61,6 +62,22 @@ FinishedImage failed_image(
 ExplainStages::ExplainStages(const ExplainArgs& args, const ExplainPlan& plan)
     : args_(args), plan_(plan) {
   device_ = apply_runtime(args.runtime);
+  if (is_package_path(args.model)) {
+    // A package of guidedbp export: its method, device, dtype and input
+    // shape are fixed at export.
+    compiled_ = load_package(args.model);
+    check_package_method(
+        *compiled_, args.model, args.has_method, args.method, args.abs);
+    const CompiledMetadata& meta = compiled_->metadata();
+    device_ = torch::Device(meta.device.empty() ? "cpu" : meta.device);
+    if (!args.preprocess.grayscale && !args.preprocess.rgb &&
+        meta.input_shapes.size() == 1 && meta.input_shapes[0].size() == 3 &&
+        (meta.input_shapes[0][0] == 1 || meta.input_shapes[0][0] == 3)) {
+      plan_.preprocess.channels = meta.input_shapes[0][0];
+    }
+    check_normalization(plan_.preprocess);
+    return;
+  }
   module_ = load_model(args.model);
   module_.to(device_);
   if (!args.preprocess.grayscale && !args.preprocess.rgb) {
@@ -180,6 +197,13 @@ std::vector<ModelResult> ExplainStages::explain_together(
       }
       per_class.push_back(result.attributions[k][0].to(torch::kCPU));
       cams.push_back(result.grad_cams[k].to(torch::kCPU));
+    }
+  } else if (compiled_) {
+    const torch::ScalarType dtype = compiled_->metadata().dtype;
+    AttributionResult result =
+        compiled_->attribute_chosen_targets({x.to(dtype)}, chooser);
+    for (const std::vector<torch::Tensor>& a : result.attributions) {
+      per_class.push_back(a.at(0).to(torch::kCPU).to(x.scalar_type()));
     }
   } else {
     AttributionResult result = method_->attribute_chosen_targets({x}, chooser);

@@ -5,6 +5,7 @@
 // maps, encode, write; on a worker). pipeline.h decides when each runs.
 
 #include <guidedbp/attribution.h>
+#include <guidedbp/compiled.h>
 #include <guidedbp/grad_cam.h>
 #include <torch/script.h>
 
@@ -108,6 +109,7 @@ class ExplainStages {
   torch::Device device_ = torch::kCPU;
   torch::jit::Module module_;
   std::unique_ptr<ModifiedReluGradient> method_;
+  std::unique_ptr<CompiledAttribution> compiled_; ///< a package (.pt2)
   std::unique_ptr<GuidedGradCam> guided_grad_cam_;
   bool options_fit_output_ = false;
 };

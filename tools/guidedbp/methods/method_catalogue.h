@@ -12,7 +12,8 @@ namespace guidedbp {
 namespace cli {
 
 /// The commands that offer methods.
-enum class MethodCommand { kAttribute, kExplain, kServe };
+/// kExport: `guidedbp export`, which compiles a method into a package.
+enum class MethodCommand { kAttribute, kExplain, kServe, kExport };
 
 /// How a method chooses what it explains.
 enum class MethodKind {

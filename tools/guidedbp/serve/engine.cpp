@@ -14,6 +14,7 @@
 #include "cli/cli_error.h"
 #include "cli/report.h"
 #include "commands/class_choice.h"
+#include "commands/package_model.h"
 #include "commands/target_convert.h"
 #include "imaging/panel.h"
 #include "imaging/preprocess.h"
@@ -121,16 +122,27 @@ class TorchBackend : public Backend {
       if (path.empty()) {
         throw UsageError("--model " + spec + ": no path after '='");
       }
-      if (models_.count(name)) {
+      if (models_.count(name) || packages_.count(name)) {
         throw UsageError(
             "--model " + spec + ": the name '" + name + "' is given twice");
       }
-      torch::jit::Module module = load_model(path);
-      module.to(device_);
-      models_.emplace(name, module);
-      // Images are converted to the channel count each model takes, as in
-      // explain (preprocess.h); --mean/--std must fit it.
-      channels_.emplace(name, expected_input_channels(module).value_or(0));
+      if (is_package_path(path)) {
+        // A package of guidedbp export: its method is compiled in.
+        std::unique_ptr<CompiledAttribution> package = load_package(path);
+        const CompiledMetadata& meta = package->metadata();
+        const bool image_like = meta.input_shapes.size() == 1 &&
+            meta.input_shapes[0].size() == 3 &&
+            (meta.input_shapes[0][0] == 1 || meta.input_shapes[0][0] == 3);
+        channels_.emplace(name, image_like ? meta.input_shapes[0][0] : 0);
+        packages_.emplace(name, std::move(package));
+      } else {
+        torch::jit::Module module = load_model(path);
+        module.to(device_);
+        models_.emplace(name, module);
+        // Images are converted to the channel count each model takes, as
+        // in explain (preprocess.h); --mean/--std must fit it.
+        channels_.emplace(name, expected_input_channels(module).value_or(0));
+      }
       PreprocessOptions pre = pre_;
       pre.channels = channels_.at(name);
       try {
@@ -233,6 +245,34 @@ class TorchBackend : public Backend {
           " examples; the server needs one row per example");
     }
     return t.to(torch::kCPU);
+  }
+
+  // The input as a package takes it: its dtype, on its device.
+  static torch::Tensor to_package(
+      const CompiledAttribution& package,
+      const torch::Tensor& x) {
+    const CompiledMetadata& meta = package.metadata();
+    return x.to(
+        torch::Device(meta.device.empty() ? "cpu" : meta.device), meta.dtype);
+  }
+
+  // A package computes its own method: a request that names another one, or
+  // asks for an absolute value the package lacks, is the request's fault.
+  static void check_package_job(
+      const std::string& model,
+      const CompiledAttribution& package,
+      const Job& job) {
+    const CompiledMetadata& meta = package.metadata();
+    if (job.method_given && job.method != meta.method) {
+      throw CliError(
+          "model " + model + " is a package that computes " + meta.method +
+          "; ask for method " + meta.method + " or leave the method out");
+    }
+    if (job.abs && !meta.abs) {
+      throw CliError(
+          "model " + model + " is a package that computes " + meta.method +
+          " without the absolute value; leave \"abs\" out");
+    }
   }
 
   // The method `name` (with `abs`) on `model`, built on first use and kept:
@@ -346,8 +386,14 @@ class TorchBackend : public Backend {
       const torch::Tensor& x,
       std::vector<JobResult>& results) {
     const bool images = is_image(*items[0].job);
-    torch::jit::Module& module = models_.at(model);
-    torch::Tensor out = images ? forward_images(module, x) : forward(module, x);
+    torch::Tensor out;
+    if (packages_.count(model)) {
+      const CompiledAttribution& package = *packages_.at(model);
+      out = package.forward({to_package(package, x)}).to(torch::kCPU);
+    } else {
+      torch::jit::Module& module = models_.at(model);
+      out = images ? forward_images(module, x) : forward(module, x);
+    }
     ClassChoice choice;
     if (images) {
       choice = choose_image_classes(out);
@@ -389,20 +435,30 @@ class TorchBackend : public Backend {
       std::vector<JobResult>& results) {
     const Job& first = *items[0].job;
     const bool images = first.kind == JobKind::kImageExplain;
-    const ModifiedReluGradient& method =
-        method_for(model, first.method, first.abs);
+    const bool is_package = packages_.count(model) > 0;
+    const ModifiedReluGradient* method =
+        is_package ? nullptr : &method_for(model, first.method, first.abs);
     ClassChoice choice;
     torch::Tensor attribution;
+    auto chooser = [&](const torch::Tensor& scores) {
+      if (images) {
+        choice = choose_image_classes(scores);
+      }
+      return std::vector<Target>{merged_target(items, choice.predicted)};
+    };
     try {
-      AttributionResult result = method.attribute_chosen_targets(
-          std::vector<torch::Tensor>{x.to(device_)},
-          [&](const torch::Tensor& scores) {
-            if (images) {
-              choice = choose_image_classes(scores);
-            }
-            return std::vector<Target>{merged_target(items, choice.predicted)};
-          });
-      attribution = result.attributions.at(0).at(0).to(torch::kCPU);
+      if (is_package) {
+        const CompiledAttribution& package = *packages_.at(model);
+        check_package_job(model, package, first);
+        AttributionResult result =
+            package.attribute_chosen_targets({to_package(package, x)}, chooser);
+        attribution =
+            result.attributions.at(0).at(0).to(torch::kCPU).to(x.scalar_type());
+      } else {
+        AttributionResult result = method->attribute_chosen_targets(
+            std::vector<torch::Tensor>{x.to(device_)}, chooser);
+        attribution = result.attributions.at(0).at(0).to(torch::kCPU);
+      }
     } catch (const CliError&) {
       throw;
     } catch (const std::exception& e) {
@@ -476,6 +532,8 @@ class TorchBackend : public Backend {
   torch::Device device_;
   PreprocessOptions pre_;
   std::map<std::string, torch::jit::Module> models_;
+  /// Packages of guidedbp export (PKG.pt2), by model name.
+  std::map<std::string, std::unique_ptr<CompiledAttribution>> packages_;
   std::map<std::string, int64_t> channels_; ///< 0: unknown, as decoded
   std::vector<std::string> names_;
   std::mutex methods_mutex_;

@@ -51,6 +51,7 @@ struct Job {
   std::vector<uint8_t> image;     ///< Image jobs: the encoded file.
   // :explain parameters.
   std::string method;
+  bool method_given = false; ///< the request named it (a package has its own)
   bool abs = false;
   TargetLiteral target; ///< kNone: no target (image jobs: the predicted class).
   // Image drawing (kImageExplain).

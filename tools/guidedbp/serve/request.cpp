@@ -102,6 +102,7 @@ void parse_image_query(
     Job& job) {
   if (auto method = query("method")) {
     job.method = *method;
+    job.method_given = true;
   }
   if (auto abs = query("abs")) {
     job.abs = parse_bool("abs", *abs);
@@ -142,6 +143,7 @@ void parse_parameters(const nlohmann::json& body, Job& job) {
       throw RequestError(400, "\"method\" must be a string");
     }
     job.method = m.get<std::string>();
+    job.method_given = true;
   }
   if (parameters->contains("abs")) {
     const auto& a = (*parameters)["abs"];

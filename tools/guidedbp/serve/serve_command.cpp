@@ -53,7 +53,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& args) {
   s->add_option(
        "--model",
        args.models,
-       "NAME=PATH of a TorchScript model; repeat for several models")
+       "NAME=PATH of a TorchScript model or a package of `guidedbp export` "
+       "(PKG.pt2); repeat for several models")
       ->required()
       ->take_all();
   s->add_option(

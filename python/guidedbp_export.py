@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""guidedbp: compiles a model's guided backward into an AOTInductor package.
+
+`guidedbp export` runs this file (installed in share/guidedbp); it can also run
+alone. Input: an ExportedProgram saved with torch.export.save. Output: a .pt2
+package that LibTorch's AOTIModelPackageLoader runs as
+
+    (x_1, ..., x_n, grad_output) -> (output, attribution_1, ..., attribution_n)
+
+How: make_fx traces f(x, g) = (y, autograd.grad(y, x, g)) into one ATen graph,
+in which each ReLU's backward is one aten.threshold_backward(grad, out, 0)
+node. The method is a rewrite of those nodes (Guided Backprop: grad ->
+relu(grad); Deconvolution: the node -> relu(grad); Saliency: none). The graph
+is then exported with a dynamic batch dimension and compiled by AOTInductor.
+AOTInductor runs under no-grad, so the backward has to be in the package.
+
+Errors: one line on stderr starting with "guidedbp export:", exit 1 (2 for
+usage). Needs python3 with torch >= 2.6, the same major.minor as the LibTorch
+that loads the package (--libtorch-version, given by `guidedbp export`).
+"""
+import argparse
+import sys
+import time
+
+# The methods and what each does to a ReLU's backward (the library's ReluRule).
+METHODS = {
+    "guided-backprop": "guided",
+    "deconvolution": "deconvolution",
+    "saliency": "plain",
+}
+FORMAT_VERSION = "1"  # of the metadata below; the C++ loader checks it
+
+
+class ExportError(Exception):
+    """A user-caused failure: one line, exit 1."""
+
+
+def parse_version(text):
+    """'2.6.0+debian' -> (2, 6)."""
+    parts = text.split("+")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        raise ExportError(f"cannot read the torch version '{text}'")
+
+
+def check_torch(libtorch_version):
+    try:
+        import torch
+    except ImportError as e:
+        raise ExportError(
+            f"python3 cannot import torch ({e}); install torch >= 2.6 "
+            "(Debian 13: apt-get install python3-torch)")
+    have = parse_version(torch.__version__)
+    if have < (2, 6):
+        raise ExportError(
+            f"python3 has torch {torch.__version__}; export needs torch >= 2.6 "
+            "(torch.export and AOTInductor packages)")
+    if libtorch_version:
+        want = parse_version(libtorch_version)
+        if want != have:
+            raise ExportError(
+                f"python3 has torch {torch.__version__} but guidedbp was built with "
+                f"LibTorch {libtorch_version}: a package only loads in the LibTorch "
+                "it was compiled for; use the python3 of the same torch version")
+    try:
+        import setuptools  # noqa: F401  Inductor imports torch.utils.cpp_extension
+    except ImportError:
+        raise ExportError(
+            "python3 lacks setuptools, which AOTInductor needs "
+            "(Debian: apt-get install python3-setuptools python3-dev g++)")
+    return torch
+
+
+def input_shapes(ep):
+    """The shapes of the ExportedProgram's user inputs, from its placeholders,
+    and whether each batch dimension is already dynamic."""
+    import torch
+    user_inputs = set(ep.graph_signature.user_inputs)
+    shapes = []
+    for node in ep.graph.nodes:
+        if node.op != "placeholder" or node.name not in user_inputs:
+            continue
+        val = node.meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            raise ExportError(
+                f"the model's input '{node.name}' is not a tensor; only tensor "
+                "inputs can be attributed (bind the others in the module before "
+                "torch.export)")
+        if val.dim() == 0:
+            raise ExportError(f"the model's input '{node.name}' is a scalar; it needs a batch dimension")
+        if not val.is_floating_point():
+            raise ExportError(
+                f"the model's input '{node.name}' is {val.dtype}; attributions need "
+                "a floating-point input")
+        for i, d in enumerate(val.shape[1:], start=1):
+            if not isinstance(d, int):
+                raise ExportError(
+                    f"dimension {i} of the model's input '{node.name}' is dynamic; a package "
+                    "has a dynamic batch only: export with fixed sizes for the others")
+        if shapes and val.dtype != shapes[0][2]:
+            raise ExportError(
+                f"the model's inputs have different dtypes ({shapes[0][2]}, {val.dtype}); "
+                "a package takes one dtype")
+        shapes.append((node.name, list(val.shape), val.dtype))
+    if not shapes:
+        raise ExportError("the model takes no tensor input")
+    return shapes
+
+
+def trace_batch(shapes, asked):
+    """A batch size that no other dimension equals, so that tracing cannot
+    mistake the batch for a channel or spatial size (resnet18 traced at batch
+    3 made the batch the channel count). Never 0 or 1 (export specialises
+    them)."""
+    others = set()
+    for _, shape, _ in shapes:
+        for d in shape[1:]:
+            if isinstance(d, int):
+                others.add(d)
+    if asked:
+        if asked < 2 or asked in others:
+            raise ExportError(
+                f"--trace-batch {asked}: choose a size >= 2 that no other "
+                f"input dimension equals ({sorted(others)})")
+        return asked
+    b = 5
+    while b in others:
+        b += 1
+    return b
+
+
+def attribution_graph(torch, module, n_inputs, samples, rule, use_abs):
+    """The traced program (x_1..x_n, g) -> (y, a_1..a_n) with the ReLU rule
+    applied to each threshold_backward node; returns (graph module, count)."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def program(*args):
+        xs = list(args[:n_inputs])
+        g = args[n_inputs]
+        with torch.enable_grad():
+            leaves = [x.detach().requires_grad_(True) for x in xs]
+            y = module(*leaves)
+            if not isinstance(y, torch.Tensor):
+                raise ExportError(
+                    "the model returns a " + type(y).__name__ +
+                    ", not one tensor; export a module that returns the scores tensor")
+            grads = torch.autograd.grad(y, leaves, g, allow_unused=True)
+        grads = [torch.zeros_like(x) if a is None else a for x, a in zip(xs, grads)]
+        if use_abs:
+            grads = [a.abs() for a in grads]
+        return (y.detach(), *grads)
+
+    gm = make_fx(program, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*samples)
+    aten = torch.ops.aten
+    count = 0
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target != aten.threshold_backward.default:
+            continue
+        grad, _, threshold = node.args
+        if threshold != 0:
+            continue  # not a ReLU (a Threshold module with another value)
+        count += 1
+        if rule == "plain":
+            continue
+        with gm.graph.inserting_before(node):
+            positive = gm.graph.call_function(aten.relu.default, (grad,))
+        if rule == "guided":
+            node.update_arg(0, positive)  # relu(grad) * (out > 0)
+        else:  # deconvolution: relu(grad), whatever the forward mask was
+            node.replace_all_uses_with(positive)
+            gm.graph.erase_node(node)
+    gm.graph.lint()
+    gm.recompile()
+    return gm, count
+
+
+def export_package(args):
+    torch = check_torch(args.libtorch_version)
+    rule = METHODS[args.method]
+    if args.abs and args.method != "saliency":
+        raise ExportError(f"--abs is for --method saliency, not {args.method}")
+    if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
+        raise ExportError(
+            f"--device {args.device}: this python3's torch has no CUDA device; "
+            "export on a machine with the GPU and a CUDA build of torch, or use --device cpu")
+    started = time.monotonic()
+    try:
+        ep = torch.export.load(args.model)
+    except FileNotFoundError:
+        raise ExportError(f"{args.model}: no such file")
+    except Exception as e:  # noqa: BLE001  any unreadable archive
+        raise ExportError(
+            f"{args.model}: not an ExportedProgram ({first_line(e)}); save one with "
+            "torch.export.save(torch.export.export(model, (x,)), path)")
+    shapes = input_shapes(ep)
+    batch = trace_batch(shapes, args.trace_batch)
+    module = ep.module()
+    # The unlifted module checks each call against the shapes it was exported
+    # with; the trace runs at its own batch size, and export checks the result.
+    module._forward_pre_hooks.clear()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    device = torch.device(args.device)
+    module.to(device)
+    generator = torch.Generator().manual_seed(0)
+    samples = [torch.randn([batch] + shape[1:], generator=generator, dtype=dtype).to(device)
+               for _, shape, dtype in shapes]
+    with torch.no_grad():
+        try:
+            y = module(*samples)
+        except Exception as e:  # noqa: BLE001
+            raise ExportError(
+                f"the model fails at batch size {batch} ({first_line(e)}); export it "
+                "with a dynamic batch: dynamic_shapes={'x': {0: torch.export.Dim('batch')}}")
+    if not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != batch:
+        raise ExportError(
+            "the model's output is not one tensor with the batch first; export a module "
+            "that returns the scores tensor")
+    g = torch.randn(y.shape, generator=generator, dtype=y.dtype).to(device)
+    try:
+        gm, count = attribution_graph(
+            torch, module, len(samples), samples + [g], rule, args.abs)
+    except ExportError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(
+            f"cannot trace the model's backward ({first_line(e)}); see docs/export.md, Limits")
+    if count == 0 and rule != "plain":
+        print("guidedbp: warning: no ReLU found to override; the package "
+              "computes the plain gradient (Saliency)", file=sys.stderr)
+
+    names = [name for name, _, _ in shapes] + ["grad_output"]
+    batch_dim = torch.export.Dim("batch", min=1)
+    dynamic = tuple({0: batch_dim} for _ in names)
+    try:
+        program = torch.export.export(gm, tuple(samples + [g]), dynamic_shapes=dynamic)
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(
+            f"cannot export the attribution program with a dynamic batch ({first_line(e)}); "
+            "the model may fix its batch size (e.g. view(1, -1)): use flatten(x, 1)")
+    traced_at = time.monotonic()
+    metadata = {
+        "guidedbp.format": FORMAT_VERSION,
+        "guidedbp.method": args.method,
+        "guidedbp.abs": "1" if args.abs else "0",
+        "guidedbp.layer": "",
+        "guidedbp.relu_count": str(count),
+        # Each input's shape without the batch, ';' between inputs: "1,28,28".
+        "guidedbp.input_shapes": ";".join(
+            ",".join(str(int(d)) for d in shape[1:]) for _, shape, _ in shapes),
+        "guidedbp.input_names": ",".join(name for name, _, _ in shapes),
+        "guidedbp.dtype": str(shapes[0][2]).replace("torch.", ""),
+        "guidedbp.output_shape": ",".join(str(int(d)) for d in y.shape[1:]),
+        "guidedbp.device": args.device,
+        "guidedbp.version": args.guidedbp_version,
+        "guidedbp.torch_version": torch.__version__,
+        "guidedbp.trace_batch": str(batch),
+    }
+    try:
+        torch._inductor.aoti_compile_and_package(
+            program, package_path=args.output,
+            inductor_configs={"aot_inductor.metadata": metadata})
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(
+            f"AOTInductor cannot compile the program ({first_line(e)}); see docs/export.md, Limits")
+    done = time.monotonic()
+    print(f"guidedbp: exported {args.method}, {count} ReLU"
+          f"{'' if count == 1 else 's'} rewritten, batch dynamic (traced at {batch}); "
+          f"trace+export {traced_at - started:.1f} s, compile {done - traced_at:.1f} s",
+          file=sys.stderr)
+
+
+def first_line(error):
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="guidedbp export",
+        description="Compile a torch.export model's attribution into an AOTInductor package")
+    parser.add_argument("--model", required=True, help="ExportedProgram (torch.export.save)")
+    parser.add_argument("--method", required=True, choices=sorted(METHODS))
+    parser.add_argument("--abs", action="store_true", help="saliency: absolute value")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--output", required=True, help="the package, .pt2")
+    parser.add_argument("--libtorch-version", default="", help="major.minor the package must match")
+    parser.add_argument("--guidedbp-version", default="")
+    parser.add_argument("--trace-batch", type=int, default=0,
+                        help="batch size of the trace (default: the smallest >= 5 no other dim equals)")
+    args = parser.parse_args(argv)
+    if not args.output.endswith(".pt2"):
+        print(f"guidedbp: --output {args.output}: a package ends in .pt2", file=sys.stderr)
+        return 2
+    try:
+        export_package(args)
+    except ExportError as e:
+        print(f"guidedbp: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
