@@ -116,22 +116,22 @@ TEST_F(CompiledTest, NonContiguousInputsGiveTheSameResult) {
 }
 
 TEST_F(CompiledTest, TypedErrorsWithValues) {
-  EXPECT_THROW(gbp_->attribute(x_.to(torch::kFloat), 1), c10::TypeError);
-  EXPECT_THROW(gbp_->attribute(x_, 3), c10::IndexError);
-  EXPECT_THROW(gbp_->attribute(x_, guidedbp::Target()), c10::ValueError);
+  EXPECT_THROW((void)gbp_->attribute(x_.to(torch::kFloat), 1), c10::TypeError);
+  EXPECT_THROW((void)gbp_->attribute(x_, 3), c10::IndexError);
+  EXPECT_THROW((void)gbp_->attribute(x_, guidedbp::Target()), c10::ValueError);
   EXPECT_THROW(
-      gbp_->attribute(x_, guidedbp::Target::per_example({0, 1})),
+      (void)gbp_->attribute(x_, guidedbp::Target::per_example({0, 1})),
       c10::ValueError);
   try {
-    gbp_->attribute(torch::zeros({2, 2, 5, 6}, torch::kDouble), 0);
+    (void)gbp_->attribute(torch::zeros({2, 2, 5, 6}, torch::kDouble), 0);
     FAIL() << "no error";
   } catch (const c10::ValueError& e) {
     EXPECT_NE(
         std::string(e.what_without_backtrace()).find("[N, 2, 5, 5]"),
         std::string::npos);
   }
-  EXPECT_THROW(gbp_->attribute_targets({x_}, {}), c10::ValueError);
-  EXPECT_THROW(gbp_->attribute({x_, x_}, 0), c10::ValueError);
+  EXPECT_THROW((void)gbp_->attribute_targets({x_}, {}), c10::ValueError);
+  EXPECT_THROW((void)gbp_->attribute({x_, x_}, 0), c10::ValueError);
 }
 
 TEST_F(CompiledTest, ThreadsShareOnePackage) {

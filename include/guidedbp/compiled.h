@@ -85,15 +85,15 @@ class CompiledAttribution {
   /// ```
   /// torch::Tensor a = gbp.attribute(x, guidedbp::Target::per_example({3, 1}));
   /// ```
-  torch::Tensor attribute(
+  [[nodiscard]] torch::Tensor attribute(
       const torch::Tensor& input,
       const Target& target = Target()) const;
   /// Attributions of several inputs (a package exported with several),
   /// one tensor per input.
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target()) const;
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       std::initializer_list<torch::Tensor> inputs,
       const Target& target = Target()) const;
 
@@ -104,7 +104,7 @@ class CompiledAttribution {
   /// ```
   /// auto r = gbp.attribute_targets({x}, {0, 1, 2}); // r.attributions[k][0]
   /// ```
-  AttributionResult attribute_targets(
+  [[nodiscard]] AttributionResult attribute_targets(
       const std::vector<torch::Tensor>& inputs,
       const std::vector<Target>& targets) const;
 
@@ -117,7 +117,7 @@ class CompiledAttribution {
   ///   return std::vector<guidedbp::Target>{out.argmax(1)};
   /// });
   /// ```
-  AttributionResult attribute_chosen_targets(
+  [[nodiscard]] AttributionResult attribute_chosen_targets(
       const std::vector<torch::Tensor>& inputs,
       const ChooseTargets& choose) const;
 
@@ -129,7 +129,8 @@ class CompiledAttribution {
   /// ```
   /// torch::Tensor scores = gbp.forward({x});
   /// ```
-  torch::Tensor forward(const std::vector<torch::Tensor>& inputs) const;
+  [[nodiscard]] torch::Tensor forward(
+      const std::vector<torch::Tensor>& inputs) const;
 
   /// What the package records (method, ReLU count, shapes, versions).
   const CompiledMetadata& metadata() const;
