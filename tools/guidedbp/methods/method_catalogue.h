@@ -12,7 +12,7 @@ namespace guidedbp {
 namespace cli {
 
 /// The commands that offer methods.
-enum class MethodCommand { kAttribute, kExplain, kServe };
+enum class MethodCommand { kAttribute, kExplain, kServe, kEvaluate };
 
 /// How a method chooses what it explains.
 enum class MethodKind {
