@@ -53,8 +53,7 @@ InfidelityResult infidelity(
   torch::Tensor beta =
       s_ab / torch::where(s_aa != 0, s_aa, torch::ones_like(s_aa));
   result.normalized = (beta.pow(2) * s_aa - 2 * beta * s_ab + s_bb) / n;
-  result.values =
-      options.normalize() ? result.normalized : result.unnormalized;
+  result.values = options.normalize() ? result.normalized : result.unnormalized;
   return result;
 }
 
@@ -73,11 +72,10 @@ Perturbations gaussian_perturbations(
   Perturbations out;
   for (const torch::Tensor& x : inputs) {
     torch::Tensor expanded = x.repeat_interleave(options.samples(), 0);
-    torch::Tensor noise =
-        torch::randn(
-            expanded.sizes(),
-            generator,
-            torch::TensorOptions().dtype(x.scalar_type())) *
+    torch::Tensor noise = torch::randn(
+                              expanded.sizes(),
+                              generator,
+                              torch::TensorOptions().dtype(x.scalar_type())) *
         options.noise_std();
     noise = noise.to(x.device());
     out.perturbations.push_back(noise);

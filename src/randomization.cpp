@@ -260,8 +260,10 @@ RandomizationResult model_parameter_randomization(
       ") has no parameters to randomize (frozen by torch.jit.freeze or "
       "optimize_for_inference, or a plain function); pass the unfrozen "
       "TorchScript or torch::nn module");
-  TORCH_CHECK_VALUE(explain, "guidedbp::model_parameter_randomization: the "
-                             "explanation is empty");
+  TORCH_CHECK_VALUE(
+      explain,
+      "guidedbp::model_parameter_randomization: the "
+      "explanation is empty");
   result.original = explain(model).detach();
   Model cascade = model.deep_copy();
   for (size_t k = 0; k < result.layers.size(); ++k) {

@@ -68,8 +68,8 @@ torch::Tensor sensitivity_max(
 
   torch::NoGradGuard no_grad;
   const double p = options.norm_ord();
-  torch::Tensor differences = rows_of(detail::repeat_rows(original, n)) -
-      rows_of(moved);
+  torch::Tensor differences =
+      rows_of(detail::repeat_rows(original, n)) - rows_of(moved);
   torch::Tensor norm =
       at::linalg_vector_norm(rows_of(original), p, {1}, /*keepdim=*/true)
           .repeat_interleave(n, 0);

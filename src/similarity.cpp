@@ -109,8 +109,7 @@ torch::Tensor ssim(
   torch::Tensor vx = cov_norm * (uxx - ux * ux);
   torch::Tensor vy = cov_norm * (uyy - uy * uy);
   torch::Tensor vxy = cov_norm * (uxy - ux * uy);
-  torch::Tensor range =
-      torch::maximum(x.amax({1, 2, 3}), y.amax({1, 2, 3})) -
+  torch::Tensor range = torch::maximum(x.amax({1, 2, 3}), y.amax({1, 2, 3})) -
       torch::minimum(x.amin({1, 2, 3}), y.amin({1, 2, 3}));
   torch::Tensor r = range.view({-1, 1, 1, 1});
   torch::Tensor c1 = (options.k1() * r).pow(2);

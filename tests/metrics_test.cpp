@@ -1,6 +1,7 @@
 // Tests of the metrics (infidelity.h, sensitivity.h, similarity.h,
 // randomization.h) against hand-computed values and PyTorch's own
-// reset_parameters. Captum's formulas on real models: tests/cli/evaluate_test.py.
+// reset_parameters. Captum's formulas on real models:
+// tests/cli/evaluate_test.py.
 
 #include <gtest/gtest.h>
 #include <guidedbp/guidedbp.h>
@@ -25,9 +26,8 @@ torch::Tensor f64(std::vector<double> values) {
 
 // f(x) = 2 x0 - x1 per example (N x 2 -> N).
 guidedbp::Model linear_scalar() {
-  return guidedbp::Model([](torch::Tensor x) {
-    return 2 * x.select(1, 0) - x.select(1, 1);
-  });
+  return guidedbp::Model(
+      [](torch::Tensor x) { return 2 * x.select(1, 0) - x.select(1, 1); });
 }
 
 TEST_F(MetricsTest, InfidelityMatchesHandComputed) {
@@ -42,7 +42,13 @@ TEST_F(MetricsTest, InfidelityMatchesHandComputed) {
   // beta = (1*2 + 0*-2) / (1 + 0) = 2: errors (2 - 2)^2 and (0 + 2)^2.
   EXPECT_DOUBLE_EQ(r.normalized.item<double>(), (0.0 + 4.0) / 2);
   auto n = guidedbp::infidelity(
-      linear_scalar(), {x}, {a}, {i}, {x - i}, {}, {},
+      linear_scalar(),
+      {x},
+      {a},
+      {i},
+      {x - i},
+      {},
+      {},
       guidedbp::InfidelityOptions().normalize(true));
   EXPECT_DOUBLE_EQ(n.values.item<double>(), 2.0);
 }
@@ -63,28 +69,37 @@ TEST_F(MetricsTest, InfidelityRejectsRowsNotAMultipleOfTheBatch) {
     guidedbp::infidelity(linear_scalar(), {x}, {x}, {i}, {i});
     FAIL() << "expected c10::ValueError";
   } catch (const c10::ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("3 rows for 2 examples"), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("3 rows for 2 examples"), std::string::npos)
         << e.what();
   }
 }
 
 TEST_F(MetricsTest, SensitivityMaxOfIdentityExplanation) {
   // E(x) = x: the max over samples of ||x - x~|| / ||x||.
-  guidedbp::Explanation identity =
-      [](const std::vector<torch::Tensor>& inputs, const guidedbp::Target&,
-         const guidedbp::ForwardArgs&) { return inputs; };
-  torch::Tensor x = f64({3, 4}).view({1, 2});                  // norm 5
-  torch::Tensor xt = f64({3, 4, 3, 5, 0, 0}).view({3, 2});     // 0, 1, 5
+  guidedbp::Explanation identity = [](const std::vector<torch::Tensor>& inputs,
+                                      const guidedbp::Target&,
+                                      const guidedbp::ForwardArgs&) {
+    return inputs;
+  };
+  torch::Tensor x = f64({3, 4}).view({1, 2});              // norm 5
+  torch::Tensor xt = f64({3, 4, 3, 5, 0, 0}).view({3, 2}); // 0, 1, 5
   torch::Tensor s = guidedbp::sensitivity_max(identity, {x}, {xt});
   EXPECT_DOUBLE_EQ(s.item<double>(), 5.0 / 5.0);
   torch::Tensor inf = guidedbp::sensitivity_max(
-      identity, {x}, {xt}, {}, {},
+      identity,
+      {x},
+      {xt},
+      {},
+      {},
       guidedbp::SensitivityOptions().norm_ord(INFINITY));
   EXPECT_DOUBLE_EQ(inf.item<double>(), 4.0 / 4.0);
-  // A zero explanation: the denominator is replaced by 1.
+  // A zero explanation: the denominator is replaced by 1, so the value is
+  // the largest ||x~||, that of (3, 5).
   torch::Tensor z = torch::zeros({1, 2}, torch::kDouble);
   EXPECT_DOUBLE_EQ(
-      guidedbp::sensitivity_max(identity, {z}, {xt}).item<double>(), 5.0);
+      guidedbp::sensitivity_max(identity, {z}, {xt}).item<double>(),
+      std::sqrt(34.0));
 }
 
 TEST_F(MetricsTest, SpearmanUsesAverageRanks) {
@@ -92,8 +107,8 @@ TEST_F(MetricsTest, SpearmanUsesAverageRanks) {
   torch::Tensor a = f64({1, 2, 2, 3, 0}).view({1, 5});
   torch::Tensor b = f64({1, 3, 2, 4, 2}).view({1, 5});
   EXPECT_NEAR(guidedbp::spearman(a, b).item<double>(), 29.0 / 38.0, 1e-15);
-  EXPECT_TRUE(std::isnan(
-      guidedbp::spearman(a, torch::ones_like(b)).item<double>()));
+  EXPECT_TRUE(
+      std::isnan(guidedbp::spearman(a, torch::ones_like(b)).item<double>()));
 }
 
 TEST_F(MetricsTest, SsimIsOneForIdenticalMapsAndNanForOneConstant) {
@@ -121,8 +136,8 @@ TEST_F(MetricsTest, RandomizeLayerEqualsResetParametersBitwise) {
   guidedbp::Model copy = model.deep_copy();
   guidedbp::randomize_layer(copy, "0", /*seed=*/11);
   guidedbp::randomize_layer(copy, "3", /*seed=*/12);
-  auto copy_net = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(
-      copy.nn_module());
+  auto copy_net =
+      std::dynamic_pointer_cast<torch::nn::SequentialImpl>(copy.nn_module());
   ASSERT_TRUE(copy_net);
 
   auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 3, 3));
@@ -133,8 +148,8 @@ TEST_F(MetricsTest, RandomizeLayerEqualsResetParametersBitwise) {
   linear->reset_parameters();
   EXPECT_TRUE(torch::equal(
       (*copy_net)[0]->as<torch::nn::Conv2d>()->weight, conv->weight));
-  EXPECT_TRUE(torch::equal(
-      (*copy_net)[0]->as<torch::nn::Conv2d>()->bias, conv->bias));
+  EXPECT_TRUE(
+      torch::equal((*copy_net)[0]->as<torch::nn::Conv2d>()->bias, conv->bias));
   EXPECT_TRUE(torch::equal(
       (*copy_net)[3]->as<torch::nn::Linear>()->weight, linear->weight));
   EXPECT_TRUE(torch::equal(
@@ -198,8 +213,9 @@ TEST_F(MetricsTest, RandomizationTestNeverChangesTheModel) {
 TEST_F(MetricsTest, RandomizationTestRejectsAModelWithoutParameters) {
   guidedbp::Model f = [](torch::Tensor x) { return x.sum(1); };
   try {
-    guidedbp::model_parameter_randomization(
-        f, [](const guidedbp::Model&) { return torch::zeros({1, 2}); });
+    guidedbp::model_parameter_randomization(f, [](const guidedbp::Model&) {
+      return torch::zeros({1, 2});
+    });
     FAIL() << "expected c10::ValueError";
   } catch (const c10::ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("no parameters"), std::string::npos)

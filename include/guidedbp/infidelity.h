@@ -78,8 +78,8 @@ struct GaussianPerturbationOptions {
 
 /// Perturbations and perturbed inputs in Captum's row layout.
 struct Perturbations {
-  std::vector<torch::Tensor> perturbations;     ///< I, one per input.
-  std::vector<torch::Tensor> perturbed_inputs;  ///< x~ = x - I.
+  std::vector<torch::Tensor> perturbations;    ///< I, one per input.
+  std::vector<torch::Tensor> perturbed_inputs; ///< x~ = x - I.
 };
 
 /// Gaussian noise I ~ N(0, noise_std^2) and x~ = x - I, n rows per example

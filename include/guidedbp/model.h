@@ -144,7 +144,8 @@ class Model {
   ///
   /// Example:
   /// ```
-  /// guidedbp::Model copy = guidedbp::Model(torch::jit::load("m.pt")).deep_copy();
+  /// guidedbp::Model copy =
+  /// guidedbp::Model(torch::jit::load("m.pt")).deep_copy();
   /// ```
   Model deep_copy() const;
 

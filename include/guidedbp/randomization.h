@@ -67,14 +67,14 @@ struct RandomizationOptions {
 struct MapSimilarity {
   torch::Tensor spearman_abs; ///< Spearman of the absolute maps.
   torch::Tensor spearman;     ///< Spearman of the signed maps.
-  torch::Tensor ssim; ///< SSIM of the channel-summed absolute 2-D maps.
+  torch::Tensor ssim;         ///< SSIM of the channel-summed absolute 2-D maps.
 };
 
 /// What `model_parameter_randomization` computes.
 struct RandomizationResult {
-  std::vector<std::string> layers;   ///< Randomized layers, top first.
-  torch::Tensor original;            ///< The maps of the trained model.
-  std::vector<torch::Tensor> maps;   ///< One per randomized state.
+  std::vector<std::string> layers;       ///< Randomized layers, top first.
+  torch::Tensor original;                ///< The maps of the trained model.
+  std::vector<torch::Tensor> maps;       ///< One per randomized state.
   std::vector<MapSimilarity> similarity; ///< One per randomized state.
 };
 

@@ -316,7 +316,7 @@ def area_errors():
         (["--metric", "infidelity", "--attributions", x, "--perturbations", x],
          "one --perturbations and one --perturbed-inputs per --input"),
         (["--metric", "infidelity", "--attributions", x, "--perturbations", x,
-          "--perturbed-inputs", x, "--samples", "3"], "--samples applies to"),
+          "--perturbed-inputs", x, "--samples", "3"], "--samples sets generated perturbations"),
         (["--metric", "infidelity", "--attributions", x, "--radius", "0.1"],
          "--radius applies to sensitivity-max"),
         (["--metric", "sensitivity-max", "--norm", "fr"], "--norm 'fr'"),

@@ -120,6 +120,11 @@ struct EvaluateArgs {
   bool abs = false;
   std::string model;
   std::vector<std::string> inputs;
+  /// --image: files or folders, read and preprocessed as `explain` does,
+  /// stacked into the one input instead of --input.
+  std::vector<std::string> images;
+  PreprocessArgs preprocess;
+  std::string shard; ///< --shard I/N ("": environment, or all images)
   std::vector<std::string> forward_args;
   std::string target; ///< --target literal
   bool has_target = false;

@@ -22,7 +22,12 @@ Metrics (docs/evaluate.md says how to read each; no pass/fail):
 Perturbations: row i*n+j of a given --perturbations/--perturbed-inputs tensor is
 example i, sample j (Captum's layout); n = rows / N.
 
+Images: --image instead of --input reads PNG/JPEG files and folders as `explain`
+does (same preprocessing flags); they must be one size after preprocessing.
+
 Examples:
+  guidedbp evaluate --metric mprt --method saliency --model model.pt \
+      --image images/ --target 3 --output report.json --plot mprt.png
   guidedbp evaluate --metric infidelity --model m.pt --input x.npy --target 3 \
       --attributions a.npy --samples 10 --noise-std 0.003 --seed 0 --output report.json
   guidedbp evaluate --metric infidelity --model m.pt --input x.npy --target 3 \
@@ -52,12 +57,29 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
       ->check(CLI::IsMember(evaluate_metrics()));
   e->add_option("--model", args.model, "TorchScript model file (MODEL.pt)")
       ->required();
+  CLI::Option* input =
+      e->add_option(
+           "--input",
+           args.inputs,
+           "input tensor (.npy or .pt), batch first; repeat for several "
+           "inputs")
+          ->take_all();
+  CLI::Option* image =
+      e->add_option(
+           "--image",
+           args.images,
+           "images (PNG/JPEG files or folders, walked as `explain` does), "
+           "preprocessed as `explain` does (--resize, --normalize, ...) and "
+           "stacked into the one input, in their listed order; repeatable")
+          ->take_all()
+          ->excludes(input);
+  input->excludes(image);
+  add_preprocess_options(e, args.preprocess);
   e->add_option(
-       "--input",
-       args.inputs,
-       "input tensor (.npy or .pt), batch first; repeat for several inputs")
-      ->required()
-      ->take_all();
+      "--shard",
+      args.shard,
+      "--image: only shard I of N (0-based) of the listed images, as "
+      "`explain --shard`");
   e->add_option(
        "--forward-arg",
        args.forward_args,

@@ -9,8 +9,8 @@
 #include <guidedbp/target.h>
 #include <torch/script.h>
 
-#include <nlohmann/json.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +38,11 @@ struct MetricReport {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> images;
 };
 
+/// The number of model inputs: 1 for --image, else the --input count.
+inline size_t input_count(const EvaluateArgs& args) {
+  return args.images.empty() ? args.inputs.size() : 1;
+}
+
 /// Usage checks of each metric (UsageError), before anything is loaded.
 void check_infidelity_args(const EvaluateArgs& args);
 void check_sensitivity_args(const EvaluateArgs& args);
@@ -46,6 +51,24 @@ void check_mprt_args(const EvaluateArgs& args);
 MetricReport evaluate_infidelity(const EvaluateRun& run);
 MetricReport evaluate_sensitivity(const EvaluateRun& run);
 MetricReport evaluate_mprt(const EvaluateRun& run);
+
+/// The --image inputs: one N x C x H x W tensor and the images' paths.
+struct ImageInputs {
+  torch::Tensor input;
+  std::vector<std::string> names;
+};
+
+/// Lists --image (files, folders), applies --shard, reads and preprocesses
+/// each image as `explain` does (channels from the model unless --grayscale
+/// or --rgb) and stacks them. Throws CliError for an unreadable image or
+/// images of different sizes.
+ImageInputs read_image_inputs(
+    const EvaluateArgs& args,
+    const torch::jit::Module& module);
+
+/// Throws UsageError "--OPTION sets generated perturbations; with given
+/// ones ..." when `given`.
+void refuse_with_given(bool given, const char* option);
 
 /// Tensors read from `paths` and moved to `device`; `what` names them in
 /// errors ("--attributions").

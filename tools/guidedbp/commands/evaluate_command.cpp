@@ -27,6 +27,13 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 }
 
 void check_common(const EvaluateArgs& args) {
+  if (args.inputs.empty() && args.images.empty()) {
+    throw UsageError(
+        "no input: give --input TENSOR (.npy/.pt) or --image FILE|FOLDER");
+  }
+  if (!args.shard.empty() && args.images.empty()) {
+    throw UsageError("--shard applies to --image; leave it out with --input");
+  }
   if (!ends_with(args.output, ".json")) {
     throw UsageError(
         "--output " + limit_length(args.output, 80) +
@@ -77,6 +84,15 @@ void refuse_option(
   }
 }
 
+void refuse_with_given(bool given, const char* option) {
+  if (given) {
+    throw UsageError(
+        std::string(option) +
+        " sets generated perturbations, but perturbations are given (n is "
+        "their rows / N); leave it out or give no perturbation files");
+  }
+}
+
 std::vector<torch::Tensor> read_tensors(
     const std::vector<std::string>& paths,
     const torch::Device& device) {
@@ -85,8 +101,9 @@ std::vector<torch::Tensor> read_tensors(
     torch::Tensor t = read_tensor(path);
     if (!t.is_floating_point() || t.dim() == 0) {
       throw CliError(
-          path + ": expected a floating-point tensor with a batch dimension, "
-                 "got " +
+          path +
+          ": expected a floating-point tensor with a batch dimension, "
+          "got " +
           std::string(c10::toString(t.scalar_type())) + " with " +
           std::to_string(t.dim()) + " dimensions");
     }
@@ -128,10 +145,20 @@ int run_evaluate(const EvaluateArgs& args) {
   const torch::Device device = apply_runtime(args.runtime);
   torch::jit::Module module = load_model(args.model);
   module.to(device);
-  EvaluateRun run{args, module, device, read_tensors(args.inputs, device), {}, target};
+  std::vector<torch::Tensor> inputs;
+  std::vector<std::string> images;
+  if (args.images.empty()) {
+    inputs = read_tensors(args.inputs, device);
+  } else {
+    ImageInputs read = read_image_inputs(args, module);
+    inputs.push_back(read.input.to(device));
+    images = std::move(read.names);
+  }
+  EvaluateRun run{args, module, device, std::move(inputs), {}, target};
   for (const std::string& text : args.forward_args) {
     c10::IValue arg = forward_arg(text);
-    run.extra.push_back(arg.isTensor() ? c10::IValue(arg.toTensor().to(device)) : arg);
+    run.extra.push_back(
+        arg.isTensor() ? c10::IValue(arg.toTensor().to(device)) : arg);
   }
   MetricReport metric;
   if (args.metric == "infidelity") {
@@ -147,8 +174,9 @@ int run_evaluate(const EvaluateArgs& args) {
        args.metric == "infidelity" ? nlohmann::json()
                                    : nlohmann::json(args.method)},
       {"model", args.model},
-      {"inputs", args.inputs},
-      {"target", args.has_target ? nlohmann::json(args.target) : nlohmann::json()},
+      {"inputs", args.images.empty() ? args.inputs : images},
+      {"target",
+       args.has_target ? nlohmann::json(args.target) : nlohmann::json()},
   };
   if (args.metric != "infidelity") {
     report["abs"] = args.abs;

@@ -11,37 +11,41 @@ namespace cli {
 
 void check_infidelity_args(const EvaluateArgs& args) {
   const std::string& m = args.metric;
-  refuse_option(args.has_method, "--method", "sensitivity-max and mprt "
-                "(infidelity evaluates the given --attributions)", m);
+  refuse_option(
+      args.has_method,
+      "--method",
+      "sensitivity-max and mprt "
+      "(infidelity evaluates the given --attributions)",
+      m);
   refuse_option(args.abs, "--abs", "sensitivity-max and mprt", m);
   refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
   refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
   refuse_option(args.has_order, "--order", "mprt", m);
   refuse_option(!args.plot.empty(), "--plot", "mprt", m);
   refuse_option(!args.strip.empty(), "--strip", "mprt", m);
-  if (args.attributions.size() != args.inputs.size()) {
+  if (args.attributions.size() != input_count(args)) {
     throw UsageError(
         "--metric infidelity needs one --attributions per --input (" +
-        std::to_string(args.inputs.size()) + " --input, " +
+        std::to_string(input_count(args)) + " --input, " +
         std::to_string(args.attributions.size()) +
         " --attributions); write them with `guidedbp attribute`");
   }
-  const bool given = !args.perturbations.empty() || !args.perturbed_inputs.empty();
+  const bool given =
+      !args.perturbations.empty() || !args.perturbed_inputs.empty();
   if (given) {
-    if (args.perturbations.size() != args.inputs.size() ||
-        args.perturbed_inputs.size() != args.inputs.size()) {
+    if (args.perturbations.size() != input_count(args) ||
+        args.perturbed_inputs.size() != input_count(args)) {
       throw UsageError(
           "given perturbations need one --perturbations and one "
           "--perturbed-inputs per --input (" +
-          std::to_string(args.inputs.size()) + " --input, " +
+          std::to_string(input_count(args)) + " --input, " +
           std::to_string(args.perturbations.size()) + " --perturbations, " +
           std::to_string(args.perturbed_inputs.size()) +
           " --perturbed-inputs)");
     }
-    refuse_option(args.has_samples, "--samples", "generated perturbations "
-                  "(with given ones, n is rows / N)", m);
-    refuse_option(args.has_noise_std, "--noise-std", "generated perturbations", m);
-    refuse_option(args.has_seed, "--seed", "generated perturbations", m);
+    refuse_with_given(args.has_samples, "--samples");
+    refuse_with_given(args.has_noise_std, "--noise-std");
+    refuse_with_given(args.has_seed, "--seed");
   }
 }
 
@@ -84,8 +88,8 @@ MetricReport evaluate_infidelity(const EvaluateRun& run) {
       {"normalized", json_values(r.normalized)},
   };
   report.summary = std::string("infidelity") +
-      (args.normalize ? " (normalized): " : ": ") + mean_text(r.values) +
-      ", " + std::to_string(n) + " samples each";
+      (args.normalize ? " (normalized): " : ": ") + mean_text(r.values) + ", " +
+      std::to_string(n) + " samples each";
   return report;
 }
 

@@ -27,20 +27,29 @@ nlohmann::json per_layer(
 
 void check_mprt_args(const EvaluateArgs& args) {
   const std::string& m = args.metric;
-  refuse_option(!args.attributions.empty(), "--attributions", "infidelity "
-                "(mprt computes --method's attributions)", m);
-  refuse_option(!args.perturbations.empty(), "--perturbations", "infidelity", m);
-  refuse_option(!args.perturbed_inputs.empty(), "--perturbed-inputs",
-                "infidelity and sensitivity-max", m);
-  refuse_option(args.has_samples, "--samples", "infidelity and sensitivity-max", m);
+  refuse_option(
+      !args.attributions.empty(),
+      "--attributions",
+      "infidelity "
+      "(mprt computes --method's attributions)",
+      m);
+  refuse_option(
+      !args.perturbations.empty(), "--perturbations", "infidelity", m);
+  refuse_option(
+      !args.perturbed_inputs.empty(),
+      "--perturbed-inputs",
+      "infidelity and sensitivity-max",
+      m);
+  refuse_option(
+      args.has_samples, "--samples", "infidelity and sensitivity-max", m);
   refuse_option(args.has_noise_std, "--noise-std", "infidelity", m);
   refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
   refuse_option(args.normalize, "--normalize", "infidelity", m);
   refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
-  if (args.inputs.size() != 1) {
+  if (input_count(args) != 1) {
     throw UsageError(
         "--metric mprt compares the maps of one input; give one --input (" +
-        std::to_string(args.inputs.size()) + " given)");
+        std::to_string(input_count(args)) + " given)");
   }
 }
 
@@ -58,9 +67,8 @@ MetricReport evaluate_mprt(const EvaluateRun& run) {
       explain,
       RandomizationOptions()
           .order(
-              args.order == "independent"
-                  ? RandomizationOrder::kIndependent
-                  : RandomizationOrder::kCascading)
+              args.order == "independent" ? RandomizationOrder::kIndependent
+                                          : RandomizationOrder::kCascading)
           .seed(args.seed));
   MetricReport report;
   report.fields = {
@@ -82,8 +90,8 @@ MetricReport evaluate_mprt(const EvaluateRun& run) {
   report.summary = "mprt (" + args.order + ") of " + args.method +
       ": spearman_abs after randomizing " + r.layers.front() + ": " +
       mean_text(r.similarity.front().spearman_abs) + "; after all " +
-      std::to_string(r.layers.size()) + " layers: " +
-      mean_text(r.similarity.back().spearman_abs);
+      std::to_string(r.layers.size()) +
+      " layers: " + mean_text(r.similarity.back().spearman_abs);
   return report;
 }
 

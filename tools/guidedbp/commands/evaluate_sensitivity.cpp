@@ -39,29 +39,40 @@ double norm_order(const std::string& text) {
 
 void check_sensitivity_args(const EvaluateArgs& args) {
   const std::string& m = args.metric;
-  refuse_option(!args.attributions.empty(), "--attributions", "infidelity "
-                "(sensitivity-max computes --method's attributions)", m);
-  refuse_option(!args.perturbations.empty(), "--perturbations", "infidelity "
-                "(sensitivity-max takes --perturbed-inputs)", m);
-  refuse_option(args.has_noise_std, "--noise-std", "infidelity "
-                "(sensitivity-max takes --radius)", m);
+  refuse_option(
+      !args.attributions.empty(),
+      "--attributions",
+      "infidelity "
+      "(sensitivity-max computes --method's attributions)",
+      m);
+  refuse_option(
+      !args.perturbations.empty(),
+      "--perturbations",
+      "infidelity "
+      "(sensitivity-max takes --perturbed-inputs)",
+      m);
+  refuse_option(
+      args.has_noise_std,
+      "--noise-std",
+      "infidelity "
+      "(sensitivity-max takes --radius)",
+      m);
   refuse_option(args.normalize, "--normalize", "infidelity", m);
   refuse_option(args.has_order, "--order", "mprt", m);
   refuse_option(!args.plot.empty(), "--plot", "mprt", m);
   refuse_option(!args.strip.empty(), "--strip", "mprt", m);
   norm_order(args.norm);
   if (!args.perturbed_inputs.empty()) {
-    if (args.perturbed_inputs.size() != args.inputs.size()) {
+    if (args.perturbed_inputs.size() != input_count(args)) {
       throw UsageError(
           "give one --perturbed-inputs per --input (" +
-          std::to_string(args.inputs.size()) + " --input, " +
+          std::to_string(input_count(args)) + " --input, " +
           std::to_string(args.perturbed_inputs.size()) +
           " --perturbed-inputs)");
     }
-    refuse_option(args.has_samples, "--samples", "generated perturbations "
-                  "(with given ones, n is rows / N)", m);
-    refuse_option(args.has_radius, "--radius", "generated perturbations", m);
-    refuse_option(args.has_seed, "--seed", "generated perturbations", m);
+    refuse_with_given(args.has_samples, "--samples");
+    refuse_with_given(args.has_radius, "--radius");
+    refuse_with_given(args.has_seed, "--seed");
   }
 }
 

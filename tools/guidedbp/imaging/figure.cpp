@@ -65,28 +65,28 @@ void line(Image& image, int x0, int y0, int x1, int y1, Rgb c, int width) {
 // drawn as '?'.
 const std::map<char, const char*>& glyphs() {
   static const std::map<char, const char*> font = {
-      {'a', ".#.#.####.##.#"}, {'b', "##.#.###.#.###."},
+      {'a', ".#.#.#####.##.#"}, {'b', "##.#.###.#.###."},
       {'c', ".###..#..#...##"}, {'d', "##.#.##.##.###."},
-      {'e', "####..###..####"}, {'f', "####..###..#..."},
-      {'g', ".###..#.##.#.##"}, {'h', "#.##.####.##.#"},
+      {'e', "####..##.#..###"}, {'f', "####..##.#..#.."},
+      {'g', ".###..#.##.#.##"}, {'h', "#.##.#####.##.#"},
       {'i', "###.#..#..#.###"}, {'j', "..#..#..##.#.#."},
       {'k', "#.##.###.#.##.#"}, {'l', "#..#..#..#..###"},
-      {'m', "#.#####.##.##.#"}, {'n', "##.#.##.##.##.#"},
+      {'m', "#.########.##.#"}, {'n', "##.#.##.##.##.#"},
       {'o', ".#.#.##.##.#.#."}, {'p', "##.#.###.#..#.."},
-      {'q', ".#.#.##.##.#.##"}, {'r', "##.#.###.#.##.#"},
+      {'q', ".#.#.##.###..##"}, {'r', "##.#.###.#.##.#"},
       {'s', ".###...#...###."}, {'t', "###.#..#..#..#."},
-      {'u', "#.##.##.##.#.##"}, {'v', "#.##.##.##.#.#."},
-      {'w', "#.##.##.######.#"}, {'x', "#.##.#.#.#.##.#"},
+      {'u', "#.##.##.##.####"}, {'v', "#.##.##.##.#.#."},
+      {'w', "#.##.########.#"}, {'x', "#.##.#.#.#.##.#"},
       {'y', "#.##.#.#..#..#."}, {'z', "###..#.#.#..###"},
       {'0', "####.##.##.####"}, {'1', ".#.##..#..#.###"},
       {'2', "##...#.#.#..###"}, {'3', "##...#.#...###."},
       {'4', "#.##.####..#..#"}, {'5', "####..##...###."},
-      {'6', ".###..####.####"}, {'7', "###..#..#.#..#."},
+      {'6', ".###..####.####"}, {'7', "###..#.#..#..#."},
       {'8', "####.#####.####"}, {'9', "####.####..###."},
       {'.', ".............#."}, {'_', "............###"},
       {'-', "......###......"}, {':', "....#.....#...."},
       {' ', "..............."}, {'?', "##...#.#.....#."},
-      {'/', "..#..#.#..#.#.."}, {'(', ".#.#..#..#...#."},
+      {'/', "..#..#.#.#..#.."}, {'(', ".#.#..#..#...#."},
       {')', ".#...#..#..#.#."}, {'|', ".#..#..#..#..#."},
   };
   return font;
@@ -97,13 +97,13 @@ int text(Image& image, int x, int y, const std::string& s, Rgb c, int scale) {
   const auto& font = glyphs();
   int cx = x;
   for (char ch : s) {
-    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const char lower =
+        static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     auto it = font.find(lower);
-    std::string g = it == font.end() ? font.at('?') : it->second;
-    g.resize(15, '.');
+    const char* g = it == font.end() ? font.at('?') : it->second;
     for (int row = 0; row < 5; ++row) {
       for (int col = 0; col < 3; ++col) {
-        if (g[static_cast<size_t>(row * 3 + col)] == '#') {
+        if (g[row * 3 + col] == '#') {
           fill(image, cx + col * scale, y + row * scale, scale, scale, c);
         }
       }
@@ -141,8 +141,14 @@ std::vector<uint8_t> similarity_plot(
   };
   for (int k = -2; k <= 2; ++k) {
     const double v = k * 0.5;
-    line(image, left, y_of(v), left + step * (points - 1) + 20, y_of(v),
-         k == 0 ? kBlack : kGray, 1);
+    line(
+        image,
+        left,
+        y_of(v),
+        left + step * (points - 1) + 20,
+        y_of(v),
+        k == 0 ? kBlack : kGray,
+        1);
     char label[16];
     std::snprintf(label, sizeof(label), "%.1f", v);
     text(image, 8, y_of(v) - 4, label, kBlack, 2);
@@ -198,7 +204,8 @@ std::vector<uint8_t> map_strip(const RandomizationResult& result) {
   for (const torch::Tensor& m : maps) {
     torch::Tensor map = m.detach().to(torch::kCPU);
     const int64_t h = map.size(-2), w = map.size(-1);
-    const int scale = static_cast<int>(std::max<int64_t>(1, 96 / std::max(h, w)));
+    const int scale =
+        static_cast<int>(std::max<int64_t>(1, 96 / std::max(h, w)));
     Image tile = (map != 0).any().item<bool>()
         ? to_image(visualize_image_attr(map, torch::Tensor()))
         : blank(static_cast<int>(w), static_cast<int>(h));
@@ -214,12 +221,19 @@ std::vector<uint8_t> map_strip(const RandomizationResult& result) {
   int x = 0;
   for (size_t k = 0; k < tiles.size(); ++k) {
     const Image& t = tiles[k];
-    text(strip, x, 2, shorten(labels[k], static_cast<size_t>(std::max(3, t.width / 4))), kBlack, 1);
+    text(
+        strip,
+        x,
+        2,
+        shorten(labels[k], static_cast<size_t>(std::max(3, t.width / 4))),
+        kBlack,
+        1);
     for (int y = 0; y < t.height; ++y) {
       std::copy_n(
           &t.pixels[static_cast<size_t>(y) * t.width * 3],
           static_cast<size_t>(t.width) * 3,
-          &strip.pixels[(static_cast<size_t>(y + label_h) * strip.width + x) * 3]);
+          &strip.pixels
+               [(static_cast<size_t>(y + label_h) * strip.width + x) * 3]);
     }
     x += t.width + gap;
   }
