@@ -223,4 +223,31 @@ TEST_F(MetricsTest, RandomizationTestRejectsAModelWithoutParameters) {
   }
 }
 
+TEST_F(MetricsTest, DeletionCurveRemovesTopPixelsFirstTiesByIndex) {
+  // Scores (sum(x), 0): the probability of class 0 is sigmoid(sum(x)).
+  guidedbp::Model model = [](torch::Tensor x) {
+    torch::Tensor s = x.sum({1, 2, 3});
+    return torch::stack({s, torch::zeros_like(s)}, 1);
+  };
+  torch::Tensor x = f64({1, 2}).view({1, 1, 1, 2});
+  torch::Tensor tied = f64({1, 1}).view({1, 1, 1, 2});
+  auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  // Tied map: pixel 0 goes first, leaving sum 2, then nothing (0).
+  auto r = guidedbp::pixel_curve(
+      model, x, tied, guidedbp::PixelCurve::kDeletion, /*target=*/0, {},
+      guidedbp::PixelCurveOptions().step(1));
+  ASSERT_EQ(r.curves.sizes(), torch::IntArrayRef({1, 3}));
+  EXPECT_NEAR(r.curves[0][0].item<double>(), sigmoid(3), 1e-15);
+  EXPECT_NEAR(r.curves[0][1].item<double>(), sigmoid(2), 1e-15);
+  EXPECT_NEAR(r.curves[0][2].item<double>(), 0.5, 1e-15);
+  EXPECT_NEAR(
+      r.auc.item<double>(), (sigmoid(3) / 2 + sigmoid(2) + 0.25) / 2, 1e-15);
+  // The map ranks pixel 1 first: sum 1 after one step.
+  auto s = guidedbp::pixel_curve(
+      model, x, f64({1, 4}).view({1, 1, 2}), guidedbp::PixelCurve::kDeletion,
+      {}, {}, guidedbp::PixelCurveOptions().step(1));
+  EXPECT_NEAR(s.curves[0][1].item<double>(), sigmoid(1), 1e-15);
+  EXPECT_EQ(s.classes[0].item<int64_t>(), 0); // predicted
+}
+
 } // namespace

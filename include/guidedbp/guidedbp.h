@@ -19,6 +19,7 @@
 #include <guidedbp/layer.h>
 #include <guidedbp/model.h>
 #include <guidedbp/neuron.h>
+#include <guidedbp/pixel_curves.h>
 #include <guidedbp/randomization.h>
 #include <guidedbp/sensitivity.h>
 #include <guidedbp/similarity.h>

@@ -305,6 +305,66 @@ def area_mprt():
     check("mprt on a frozen model: one line, exit 1, no report", frozen)
 
 
+# ------------------------------------------------------ deletion/insertion
+def ref_curve(eager, x, maps, classes, kind, step):
+    """RISE's curve, one example and one step at a time: pixels by descending
+    channel-summed map (ties: lower index first) set to 0 (deletion) or copied
+    into the blurred image (insertion: normalised 11 x 11 Gaussian, sigma 5,
+    zero padding); the score is the softmax probability of the class."""
+    from scipy.ndimage import correlate
+    n, c, h, w = x.shape
+    r = np.arange(11) - 5.0
+    g = np.exp(-r ** 2 / 50.0)
+    kernel = np.outer(g, g) / np.outer(g, g).sum()
+    curves = []
+    for i in range(n):
+        sal = maps[i].sum(0).flatten().tolist()
+        order = sorted(range(h * w), key=lambda p: (-sal[p], p))
+        img = x[i].numpy()
+        if kind == "deletion":
+            start, finish = img.copy(), np.zeros_like(img)
+        else:
+            start = np.stack([correlate(ch, kernel, mode="constant") for ch in img])
+            finish = img
+        steps = (h * w + step - 1) // step
+        curve = []
+        for k in range(steps + 1):
+            cur = start.copy()
+            for p in order[:min(k * step, h * w)]:
+                cur[:, p // w, p % w] = finish[:, p // w, p % w]
+            with torch.no_grad():
+                prob = torch.softmax(eager(torch.from_numpy(cur)[None]), 1)[0, classes[i]]
+            curve.append(float(prob))
+        curves.append(curve)
+    return curves
+
+
+def area_curves():
+    torch.manual_seed(6)
+    eager = MprtNet().double().eval()
+    model = path("curves.pt")
+    torch.jit.script(eager).save(model)
+    x = torch.rand(2, 2, 8, 8, dtype=torch.float64)
+    xp = save(x, "cx.npy")
+    predicted = eager(x).argmax(1).tolist()
+    for kind, step, target in (("deletion", None, None), ("insertion", 7, [1, 3])):
+        def body(kind=kind, step=step, target=target):
+            argv = ["--metric", kind, "--method", "guided-backprop", "--model", model,
+                    "--input", xp, "--plot", path("curves.png")]
+            argv += ["--step", str(step)] if step else []
+            argv += ["--target", repr(target)] if target else []
+            r = report(*argv)
+            classes = target or predicted
+            maps = reference(eager, x, classes, rule="guided")
+            curves = ref_curve(eager, x, maps, classes, kind, step or 8)
+            close(r["curves"], curves, torch.float64, (kind, "curve"))
+            aucs = [(sum(c) - c[0] / 2 - c[-1] / 2) / (len(c) - 1) for c in curves]
+            close(r["values"], aucs, torch.float64, (kind, "auc"))
+            assert r["classes"] == classes and r["step"] == (step or 8), r
+            assert read_png(path("curves.png")).shape[2] == 3
+        check(f"{kind}: curve and AUC as RISE, step {step or 'W'}, target {target}", body)
+
+
 # ---------------------------------------------------------------- errors
 def area_errors():
     eager, model = make_model(Classifier, "e.pt", 1, torch.float64)
@@ -331,7 +391,7 @@ def area_errors():
 
 
 AREAS = {"infidelity": area_infidelity, "sensitivity": area_sensitivity,
-         "mprt": area_mprt, "errors": area_errors}
+         "mprt": area_mprt, "curves": area_curves, "errors": area_errors}
 
 if __name__ == "__main__":
     status = main(__doc__, AREAS, prefix="guidedbp_evaluate_test_")

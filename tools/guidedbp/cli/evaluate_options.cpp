@@ -18,6 +18,10 @@ Metrics (docs/evaluate.md says how to read each; no pass/fail):
                    ||E(x) - E(x~)|| / ||E(x)||
   mprt             the model parameter randomization test (Adebayo et al. 2018):
                    similarity of --method's maps to those of randomized copies
+  deletion         RISE's deletion curve: the class probability as the most important
+                   pixels (of --method's map) are set to 0, --step at a time; AUC
+  insertion        the same, inserting them into a blurred image
+                   (--target: default the predicted class)
 
 Perturbations: row i*n+j of a given --perturbations/--perturbed-inputs tensor is
 example i, sample j (Captum's layout); n = rows / N.
@@ -37,6 +41,8 @@ Examples:
       --input x.npy --target '[3, 1]' --samples 10 --radius 0.02 --output report.json
   guidedbp evaluate --metric mprt --method guided-backprop --model m.pt --input x.npy \
       --target 3 --output report.json --plot mprt.png --strip strip.png
+  guidedbp evaluate --metric deletion --method guided-backprop --model m.pt \
+      --input x.npy --output report.json --plot curves.png
 
 Exit status: 0 success, 1 error (one line on stderr: "guidedbp: <cause>"),
 2 usage error.)";
@@ -44,7 +50,7 @@ Exit status: 0 success, 1 error (one line on stderr: "guidedbp: <cause>"),
 } // namespace
 
 std::vector<std::string> evaluate_metrics() {
-  return {"infidelity", "sensitivity-max", "mprt"};
+  return {"infidelity", "sensitivity-max", "mprt", "deletion", "insertion"};
 }
 
 CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
@@ -176,7 +182,17 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
        "mprt: cascading (top layer down, default) or independent")
       ->check(CLI::IsMember({"cascading", "independent"}));
   e->add_option("--output", args.output, "the report (.json)")->required();
-  e->add_option("--plot", args.plot, "mprt: similarity against layer (.png)");
+  e->add_option(
+       "--step",
+       args.step,
+       "deletion, insertion: pixels removed or inserted per step (default: "
+       "one row, W)")
+      ->check(CLI::PositiveNumber);
+  e->add_option(
+      "--plot",
+      args.plot,
+      "mprt: similarity against layer; deletion, insertion: the curves "
+      "(.png)");
   e->add_option("--strip", args.strip, "mprt: the maps per layer (.png)");
   add_runtime_options(e, args.runtime);
   e->footer(kEvaluateFooter);

@@ -47,10 +47,13 @@ inline size_t input_count(const EvaluateArgs& args) {
 void check_infidelity_args(const EvaluateArgs& args);
 void check_sensitivity_args(const EvaluateArgs& args);
 void check_mprt_args(const EvaluateArgs& args);
+void check_curve_args(const EvaluateArgs& args);
 
 MetricReport evaluate_infidelity(const EvaluateRun& run);
 MetricReport evaluate_sensitivity(const EvaluateRun& run);
 MetricReport evaluate_mprt(const EvaluateRun& run);
+/// deletion and insertion.
+MetricReport evaluate_curves(const EvaluateRun& run);
 
 /// The --image inputs: one N x C x H x W tensor and the images' paths.
 struct ImageInputs {

@@ -46,8 +46,7 @@ void check_common(const EvaluateArgs& args) {
           ": --plot and --strip write PNG images; give a .png file");
     }
   }
-  const bool has_method_metric =
-      args.metric == "sensitivity-max" || args.metric == "mprt";
+  const bool has_method_metric = args.metric != "infidelity";
   if (has_method_metric) {
     MethodOptions given;
     given.abs = args.abs;
@@ -63,10 +62,12 @@ void check_common(const EvaluateArgs& args) {
     check_sensitivity_args(args);
   } else if (args.metric == "mprt") {
     check_mprt_args(args);
+  } else if (args.metric == "deletion" || args.metric == "insertion") {
+    check_curve_args(args);
   } else {
     throw UsageError(
         "unknown --metric '" + limit_length(args.metric, 40) +
-        "' (expected infidelity, sensitivity-max or mprt)");
+        "' (expected infidelity, sensitivity-max, mprt, deletion or insertion)");
   }
 }
 
@@ -165,8 +166,10 @@ int run_evaluate(const EvaluateArgs& args) {
     metric = evaluate_infidelity(run);
   } else if (args.metric == "sensitivity-max") {
     metric = evaluate_sensitivity(run);
-  } else {
+  } else if (args.metric == "mprt") {
     metric = evaluate_mprt(run);
+  } else {
+    metric = evaluate_curves(run);
   }
   nlohmann::json report = {
       {"metric", args.metric},

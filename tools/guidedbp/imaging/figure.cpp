@@ -193,6 +193,54 @@ std::vector<uint8_t> similarity_plot(
   return encode_png(image);
 }
 
+std::vector<uint8_t> curve_plot(
+    const torch::Tensor& curves,
+    const std::string& title) {
+  torch::Tensor c = curves.detach().to(torch::kCPU, torch::kFloat64);
+  const int left = 60, top = 40, plot_w = 400, plot_h = 240, bottom = 36;
+  Image image = blank(left + plot_w + 30, top + plot_h + bottom);
+  auto y_of = [&](double v) {
+    return top + static_cast<int>(std::lround((1.0 - v) * plot_h));
+  };
+  for (int k = 0; k <= 4; ++k) {
+    const double v = k * 0.25;
+    line(
+        image,
+        left,
+        y_of(v),
+        left + plot_w,
+        y_of(v),
+        k == 0 ? kBlack : kGray,
+        1);
+    char label[16];
+    std::snprintf(label, sizeof(label), "%.2f", v);
+    text(image, 8, y_of(v) - 4, label, kBlack, 2);
+    const int x = left + static_cast<int>(std::lround(v * plot_w));
+    line(image, x, top + plot_h, x, top + plot_h + 4, kBlack, 1);
+    text(image, x - 12, top + plot_h + 10, label, kBlack, 2);
+  }
+  text(image, left, 12, shorten(title, 40), kBlack, 2);
+  const int64_t steps = c.size(1) - 1;
+  for (int64_t i = 0; i < c.size(0); ++i) {
+    const Rgb color = kSeries[i % 3];
+    int px = -1, py = -1;
+    for (int64_t k = 0; k <= steps; ++k) {
+      const double v = c[i][k].item<double>();
+      const int x = left +
+          static_cast<int>(std::lround(
+              static_cast<double>(k) / std::max<int64_t>(1, steps) * plot_w));
+      const int y =
+          y_of(std::isfinite(v) ? std::max(0.0, std::min(1.0, v)) : 0.0);
+      if (px >= 0) {
+        line(image, px, py, x, y, color, 2);
+      }
+      px = x;
+      py = y;
+    }
+  }
+  return encode_png(image);
+}
+
 std::vector<uint8_t> map_strip(const RandomizationResult& result) {
   std::vector<torch::Tensor> maps{result.original[0]};
   std::vector<std::string> labels{"original"};

@@ -23,5 +23,11 @@ std::vector<uint8_t> similarity_plot(
 /// maps side by side, PNG bytes.
 std::vector<uint8_t> map_strip(const RandomizationResult& result);
 
+/// Deletion or insertion curves (N x (S + 1), values in [0, 1]) against
+/// the fraction of pixels changed, one line per example, as PNG bytes.
+std::vector<uint8_t> curve_plot(
+    const torch::Tensor& curves,
+    const std::string& title);
+
 } // namespace cli
 } // namespace guidedbp
