@@ -234,7 +234,12 @@ TEST_F(MetricsTest, DeletionCurveRemovesTopPixelsFirstTiesByIndex) {
   auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
   // Tied map: pixel 0 goes first, leaving sum 2, then nothing (0).
   auto r = guidedbp::pixel_curve(
-      model, x, tied, guidedbp::PixelCurve::kDeletion, /*target=*/0, {},
+      model,
+      x,
+      tied,
+      guidedbp::PixelCurve::kDeletion,
+      /*target=*/0,
+      {},
       guidedbp::PixelCurveOptions().step(1));
   ASSERT_EQ(r.curves.sizes(), torch::IntArrayRef({1, 3}));
   EXPECT_NEAR(r.curves[0][0].item<double>(), sigmoid(3), 1e-15);
@@ -244,8 +249,13 @@ TEST_F(MetricsTest, DeletionCurveRemovesTopPixelsFirstTiesByIndex) {
       r.auc.item<double>(), (sigmoid(3) / 2 + sigmoid(2) + 0.25) / 2, 1e-15);
   // The map ranks pixel 1 first: sum 1 after one step.
   auto s = guidedbp::pixel_curve(
-      model, x, f64({1, 4}).view({1, 1, 2}), guidedbp::PixelCurve::kDeletion,
-      {}, {}, guidedbp::PixelCurveOptions().step(1));
+      model,
+      x,
+      f64({1, 4}).view({1, 1, 2}),
+      guidedbp::PixelCurve::kDeletion,
+      {},
+      {},
+      guidedbp::PixelCurveOptions().step(1));
   EXPECT_NEAR(s.curves[0][1].item<double>(), sigmoid(1), 1e-15);
   EXPECT_EQ(s.classes[0].item<int64_t>(), 0); // predicted
 }

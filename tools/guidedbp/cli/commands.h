@@ -74,7 +74,12 @@ struct PreprocessArgs {
 
 /// Adds --resize, --antialias, --center-crop, --mean, --std, --normalize,
 /// --grayscale and --rgb to `app` (common_options.cpp), parsing into `args`.
-void add_preprocess_options(CLI::App* app, PreprocessArgs& args);
+/// `preset_option` spells --normalize (evaluate: --image-normalize, since
+/// its --normalize is infidelity's).
+void add_preprocess_options(
+    CLI::App* app,
+    PreprocessArgs& args,
+    const std::string& preset_option = "--normalize");
 
 /// `guidedbp explain`.
 struct ExplainArgs {

@@ -27,7 +27,8 @@ Perturbations: row i*n+j of a given --perturbations/--perturbed-inputs tensor is
 example i, sample j (Captum's layout); n = rows / N.
 
 Images: --image instead of --input reads PNG/JPEG files and folders as `explain`
-does (same preprocessing flags); they must be one size after preprocessing.
+does, with its preprocessing flags (its --normalize imagenet is spelled
+--image-normalize imagenet here); they must be one size after preprocessing.
 
 Examples:
   guidedbp evaluate --metric mprt --method saliency --model model.pt \
@@ -80,7 +81,7 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
           ->take_all()
           ->excludes(input);
   input->excludes(image);
-  add_preprocess_options(e, args.preprocess);
+  add_preprocess_options(e, args.preprocess, "--image-normalize");
   e->add_option(
       "--shard",
       args.shard,
