@@ -110,11 +110,16 @@ PixelCurveResult pixel_curve(
       : target;
 
   // Pixel order: descending channel-summed map, ties by index (a stable
-  // sort of the negated values).
+  // sort of the negated values). The optional<bool> picks the stable
+  // overload: plain (true, 1) would be sort(dim=1, descending=true).
   torch::Tensor saliency =
       (maps.dim() == 4 ? maps.sum(1) : maps).reshape({n, h * w});
-  torch::Tensor order = std::get<1>(
-      (-saliency.to(torch::kFloat64)).sort(/*stable=*/true, /*dim=*/1));
+  torch::Tensor order =
+      std::get<1>((-saliency.to(torch::kFloat64))
+                      .sort(
+                          c10::optional<bool>(/*stable=*/true),
+                          /*dim=*/1,
+                          /*descending=*/false));
   const int64_t pixels = h * w;
   const int64_t steps = (pixels + step - 1) / step;
 
