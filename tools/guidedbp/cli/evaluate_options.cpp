@@ -76,7 +76,7 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
            "--image",
            args.images,
            "images (PNG/JPEG files or folders, walked as `explain` does), "
-           "preprocessed as `explain` does (--resize, --normalize, ...) and "
+           "preprocessed as `explain` does (--resize, --image-normalize, ...) and "
            "stacked into the one input, in their listed order; repeatable")
           ->take_all()
           ->excludes(input);
@@ -106,8 +106,8 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
          args.method = name;
          args.has_method = true;
        },
-       "sensitivity-max, mprt: the attribution method (default "
-       "guided-backprop)")
+       "sensitivity-max, mprt, deletion, insertion: the attribution method "
+       "(default guided-backprop)")
       ->check(CLI::IsMember(method_names(MethodCommand::kEvaluate)));
   e->add_flag(
       "--abs", args.abs, "saliency only: the absolute value of the gradient");
