@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import (Classifier, check, expect_error, main, make_model, path, read_png,
+from harness import (Classifier, Scalar, check, expect_error, main, make_model, path, read_png,
                      reference, run, save)
 from torch_reference import select
 
@@ -384,6 +384,14 @@ def area_errors():
         (["--metric", "mprt", "--normalize"], "--normalize applies to infidelity"),
         (["--metric", "mprt", "--plot", path("p.jpg")], "give a .png file"),
     ]
+    def strip_of_vectors():
+        _, scalar = make_model(Scalar, "scalar.pt", 1, torch.float64)
+        expect_error(["evaluate", "--metric", "mprt", "--model", scalar, "--input",
+                      save(torch.ones(2, 6, dtype=torch.float64), "v.npy"), "--strip",
+                      path("s.png"), "--output", out],
+                     1, "--strip draws 2-D maps", outputs=[out, path("s.png")])
+    check("mprt --strip of 1-D maps: one line, exit 1, nothing written", strip_of_vectors)
+
     for argv, message in cases:
         def body(argv=argv, message=message):
             expect_error(base + argv, 2, message, outputs=[out])

@@ -55,6 +55,13 @@ void check_mprt_args(const EvaluateArgs& args) {
 
 MetricReport evaluate_mprt(const EvaluateRun& run) {
   const EvaluateArgs& args = run.args;
+  const torch::Tensor& x = run.inputs.front();
+  if (!args.strip.empty() && x.dim() != 3 && x.dim() != 4) {
+    throw CliError(
+        "--strip draws 2-D maps, but the input has shape " +
+        c10::str(x.sizes()) +
+        " (expected N x C x H x W or N x H x W); leave --strip out");
+  }
   const std::string method_name = args.method;
   const bool abs = args.abs;
   auto explain = [&](const Model& model) {
