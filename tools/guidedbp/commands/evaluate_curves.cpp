@@ -68,6 +68,13 @@ MetricReport evaluate_curves(const EvaluateRun& run) {
       target,
       run.extra,
       PixelCurveOptions().step(args.step));
+  nlohmann::json classes; // null for targets that are not one class each
+  if (r.classes.defined()) {
+    classes = nlohmann::json::array();
+    for (int64_t i = 0; i < r.classes.numel(); ++i) {
+      classes.push_back(r.classes[i].item<int64_t>());
+    }
+  }
   nlohmann::json curves = nlohmann::json::array();
   for (int64_t i = 0; i < r.curves.size(0); ++i) {
     curves.push_back(json_values(r.curves[i]));
@@ -76,8 +83,9 @@ MetricReport evaluate_curves(const EvaluateRun& run) {
   MetricReport report;
   report.fields = {
       {"step", step},
-      {"classes",
-       r.classes.defined() ? json_values(r.classes) : nlohmann::json()},
+      {"seed", nullptr}, // nothing random
+
+      {"classes", classes},
       {"curves", curves},
       {"values", json_values(r.auc)},
   };
