@@ -503,22 +503,23 @@ int main(int argc, char** argv) {
              torch::jit::GraphOptimizerEnabledGuard off(false);
              plain_grad(module_noopt);
            }},
-          {"saliency", [&] { saliency.attribute(x, target); }},
-          {"guided_backprop", [&] { gbp.attribute(x, target); }},
-          {"deconvolution", [&] { deconv.attribute(x, target); }},
+          {"saliency", [&] { (void)saliency.attribute(x, target); }},
+          {"guided_backprop", [&] { (void)gbp.attribute(x, target); }},
+          {"deconvolution", [&] { (void)deconv.attribute(x, target); }},
       };
       if (guided_grad_cam) {
         // Issue 10: the Grad-CAM part should add well under a forward pass.
-        measured.push_back(
-            {"guided_gradcam", [&] { guided_grad_cam->attribute(x, target); }});
+        measured.push_back({"guided_gradcam", [&] {
+                              (void)guided_grad_cam->attribute(x, target);
+                            }});
       }
       if (with_k) {
         measured.push_back(
             {"gbp_k" + std::to_string(opt.k) + "_one_forward",
-             [&] { gbp.attribute_targets({x}, k_targets); }});
+             [&] { (void)gbp.attribute_targets({x}, k_targets); }});
         measured.push_back({"gbp_k" + std::to_string(opt.k) + "_separate", [&] {
                               for (const auto& t : k_targets) {
-                                gbp.attribute(x, t);
+                                (void)gbp.attribute(x, t);
                               }
                             }});
       }

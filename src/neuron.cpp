@@ -217,48 +217,46 @@ torch::Tensor NeuronModifiedReluGradient::attribute(
     const torch::Tensor& input,
     const NeuronSelector& neuron_selector,
     const ForwardArgs& additional_forward_args,
-    bool attribute_to_neuron_input) const {
+    const NeuronAttributionOptions& options) const {
   return attribute(
       std::vector<torch::Tensor>{input},
       neuron_selector,
       additional_forward_args,
-      attribute_to_neuron_input)[0];
+      options)[0];
 }
 
 std::vector<torch::Tensor> NeuronModifiedReluGradient::attribute(
     const std::vector<torch::Tensor>& inputs,
     const NeuronSelector& neuron_selector,
     const ForwardArgs& additional_forward_args,
-    bool attribute_to_neuron_input) const {
-  return std::move(attribute_targets(
-                       inputs,
-                       {neuron_selector},
-                       additional_forward_args,
-                       attribute_to_neuron_input)
-                       .attributions[0]);
+    const NeuronAttributionOptions& options) const {
+  return std::move(
+      attribute_targets(
+          inputs, {neuron_selector}, additional_forward_args, options)
+          .attributions[0]);
 }
 
 AttributionResult NeuronModifiedReluGradient::attribute_targets(
     const std::vector<torch::Tensor>& inputs,
     const std::vector<NeuronSelector>& neurons,
     const ForwardArgs& additional_forward_args,
-    bool attribute_to_neuron_input) const {
+    const NeuronAttributionOptions& options) const {
   return attribute_chosen_targets(
       inputs,
       detail::given_choices(neurons, method_name(rule_), "neurons"),
       additional_forward_args,
-      attribute_to_neuron_input);
+      options);
 }
 
 AttributionResult NeuronModifiedReluGradient::attribute_chosen_targets(
     const std::vector<torch::Tensor>& inputs,
     const ChooseNeurons& choose,
     const ForwardArgs& additional_forward_args,
-    bool attribute_to_neuron_input) const {
+    const NeuronAttributionOptions& options) const {
   const char* who = method_name(rule_);
   detail::check_inputs(inputs, who);
   const detail::LayerForward& layer_forward =
-      forwards_->get(attribute_to_neuron_input);
+      forwards_->get(options.attribute_to_neuron_input());
   detail::AttributionModeGuard mode;
   std::vector<torch::Tensor> leaves = detail::make_leaves(inputs);
   detail::LayerRun run = layer_forward.run(
@@ -266,7 +264,7 @@ AttributionResult NeuronModifiedReluGradient::attribute_chosen_targets(
   const torch::Tensor& layer = detail::single_layer_tensor(
       run.layer,
       layer_,
-      attribute_to_neuron_input,
+      options.attribute_to_neuron_input(),
       who,
       "neuron methods need a layer with one");
   TORCH_CHECK_VALUE(

@@ -287,7 +287,7 @@ TEST_F(AttributionTest, WarnsWhenNoReluIsOverridden) {
 TEST_F(AttributionTest, SaliencyDoesNotWarn) {
   WarningCapture warnings;
   guidedbp::Saliency saliency([](torch::Tensor x) { return x.sum(1); });
-  saliency.attribute(torch::ones({2, 3}));
+  (void)saliency.attribute(torch::ones({2, 3}));
   EXPECT_TRUE(warnings.messages.empty());
 }
 
@@ -302,7 +302,7 @@ TEST_F(AttributionTest, WarnsWhenAFunctionHidesRelusInAFusedTorchScriptGraph) {
   guidedbp::GuidedBackprop gbp([module](torch::Tensor input) mutable {
     return module.forward({input}).toTensor();
   });
-  gbp.attribute(x, 1);
+  (void)gbp.attribute(x, 1);
   bool warned = false;
   for (const auto& m : warnings.messages) {
     warned |= m.find("fused TorchScript graph") != std::string::npos;

@@ -60,19 +60,19 @@ TEST(BadInputTest, WrongChannelCountOrRankIsTheModelsError) {
   guidedbp::GuidedBackprop gbp(conv_module());
   expect_error<std::runtime_error>(
       [&] {
-        gbp.attribute(torch::ones({1, 1, 5, 5}), 0);
+        (void)gbp.attribute(torch::ones({1, 1, 5, 5}), 0);
       },
       "to have 3 channels, but got 1");
   expect_error<std::runtime_error>(
       [&] {
-        gbp.attribute(torch::ones({1, 5}), 0);
+        (void)gbp.attribute(torch::ones({1, 5}), 0);
       },
       "Expected 3D (unbatched) or 4D (batched)");
   guidedbp::GuidedBackprop linear{
       torch::nn::Sequential(torch::nn::Linear(4, 2), torch::nn::ReLU())};
   expect_error<c10::Error>(
       [&] {
-        linear.attribute(torch::ones({2, 3}), 0);
+        (void)linear.attribute(torch::ones({2, 3}), 0);
       },
       "cannot be multiplied");
 }
@@ -83,14 +83,14 @@ TEST(BadInputTest, ModelReturningDictOrNothingIsATypeError) {
       "def forward(self, x):\n    return {'a': torch.relu(x).sum(1)}\n");
   expect_error<c10::TypeError>(
       [&] {
-        guidedbp::GuidedBackprop(dict).attribute(torch::ones({1, 2}));
+        (void)guidedbp::GuidedBackprop(dict).attribute(torch::ones({1, 2}));
       },
       "returned a GenericDict, but attribution needs one output tensor");
   guidedbp::Saliency none(
       [](const std::vector<c10::IValue>&) { return c10::IValue(); });
   expect_error<c10::TypeError>(
       [&] {
-        none.attribute(torch::ones({1, 2}));
+        (void)none.attribute(torch::ones({1, 2}));
       },
       "returned a None");
 }
@@ -100,7 +100,7 @@ TEST(BadInputTest, OutputThatDoesNotDependOnTheInputIsAValueError) {
       [](torch::Tensor x) { return x.detach().sum(1); });
   expect_error<c10::ValueError>(
       [&] {
-        detached.attribute(torch::ones({2, 3}));
+        (void)detached.attribute(torch::ones({2, 3}));
       },
       "does not depend differentiably");
 }
@@ -110,15 +110,15 @@ TEST(BadInputTest, EmptyBatchAndUndefinedInputsAreValueErrors) {
       [](torch::Tensor x) { return torch::relu(x).sum(1); });
   expect_error<c10::ValueError>(
       [&] {
-        gbp.attribute(torch::ones({0, 3}));
+        (void)gbp.attribute(torch::ones({0, 3}));
       },
       "non-empty batch dimension");
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(torch::Tensor()); },
+      [&] { (void)gbp.attribute(torch::Tensor()); },
       "input 0 is an undefined tensor");
   expect_error<c10::ValueError>(
       [&] {
-        gbp.attribute_targets({torch::ones({1, 3})}, {});
+        (void)gbp.attribute_targets({torch::ones({1, 3})}, {});
       },
       "no targets given");
 }
@@ -129,17 +129,17 @@ TEST(BadInputTest, ExtremeTargetIndicesAreIndexErrorsWithoutOverflow) {
   const int64_t max = std::numeric_limits<int64_t>::max();
   const int64_t min = std::numeric_limits<int64_t>::min();
   expect_error<c10::IndexError>(
-      [&] { gbp.attribute(x, max); }, "(valid: -3 to 2)");
+      [&] { (void)gbp.attribute(x, max); }, "(valid: -3 to 2)");
   expect_error<c10::IndexError>(
-      [&] { gbp.attribute(x, min); }, "(valid: -3 to 2)");
+      [&] { (void)gbp.attribute(x, min); }, "(valid: -3 to 2)");
   expect_error<c10::IndexError>(
       [&] {
-        gbp.attribute(x, guidedbp::Target::per_example({0, max}));
+        (void)gbp.attribute(x, guidedbp::Target::per_example({0, max}));
       },
       "valid: 0 to 2");
   expect_error<c10::IndexError>(
       [&] {
-        gbp.attribute(x, guidedbp::Target::per_example({min, 0}));
+        (void)gbp.attribute(x, guidedbp::Target::per_example({min, 0}));
       },
       "valid: 0 to 2");
 }
@@ -151,12 +151,13 @@ TEST(BadInputTest, MalformedTargetsAreValueOrTypeErrors) {
   torch::Tensor x = torch::ones({2, 6});
   // An empty per-example list.
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(x, guidedbp::Target::per_example({})); },
+      [&] { (void)gbp.attribute(x, guidedbp::Target::per_example({})); },
       "has 0 per-example entries, but the batch has 2");
   // Per-example tuples of different lengths.
   expect_error<c10::ValueError>(
       [&] {
-        gbp.attribute(x, guidedbp::Target::per_example_tuples({{0, 1}, {1}}));
+        (void)gbp.attribute(
+            x, guidedbp::Target::per_example_tuples({{0, 1}, {1}}));
       },
       "the per-example tuples must all have the same length, got 2 and 1");
   // Target tensors: floating point, undefined, 2-D.

@@ -140,7 +140,7 @@ TEST_F(CudaTest, LeavesTf32SettingsAlone) {
   for (bool allowed : {true, false}) {
     at::globalContext().setAllowTF32CuDNN(allowed);
     at::globalContext().setAllowTF32CuBLAS(!allowed);
-    guidedbp::GuidedBackprop(net).attribute(x, 0);
+    (void)guidedbp::GuidedBackprop(net).attribute(x, 0);
     EXPECT_EQ(at::globalContext().allowTF32CuDNN(), allowed);
     EXPECT_EQ(at::globalContext().allowTF32CuBLAS(), !allowed);
   }

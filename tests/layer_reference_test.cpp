@@ -135,6 +135,9 @@ void run_checks(
     const std::string method = data.attr(p + "method").toStringRef();
     const std::string layer = data.attr(p + "layer").toStringRef();
     const bool to_input = data.attr(p + "to_input").toBool();
+    const auto neuron_options =
+        guidedbp::NeuronAttributionOptions().attribute_to_neuron_input(
+            to_input);
     const std::string what = name + " check " + std::to_string(k) + " " +
         method + " " + layer + (to_input ? " (input)" : "");
     const guidedbp::Target target =
@@ -169,10 +172,10 @@ void run_checks(
             data.attr(p + "selector").toTensor());
         if (method == "neuron_guided_backprop") {
           actual = guidedbp::NeuronGuidedBackprop(model, layer)
-                       .attribute(inputs, selector, {}, to_input);
+                       .attribute(inputs, selector, {}, neuron_options);
         } else {
           actual = guidedbp::NeuronDeconvolution(model, layer)
-                       .attribute(inputs, selector, {}, to_input);
+                       .attribute(inputs, selector, {}, neuron_options);
         }
       }
     };

@@ -16,6 +16,11 @@
 
 namespace {
 
+// Select the neuron from the layer's input (Captum's
+// attribute_to_neuron_input=True).
+const guidedbp::NeuronAttributionOptions kToNeuronInput =
+    guidedbp::NeuronAttributionOptions().attribute_to_neuron_input(true);
+
 using guidedbp_test::expect_error;
 using guidedbp_test::f32;
 using guidedbp_test::hand_input;
@@ -134,7 +139,7 @@ TEST_F(LayerTest, NeuronSelectorsGiveHandValues) {
   // The neuron input of lin is x itself.
   guidedbp::NeuronGuidedBackprop lin(m, "lin");
   EXPECT_TRUE(torch::equal(
-      lin.attribute(hand_input(), 0, {}, /*attribute_to_neuron_input=*/true),
+      lin.attribute(hand_input(), 0, {}, kToNeuronInput),
       f32({1., 0}).view({1, 2})));
 }
 
@@ -157,35 +162,37 @@ TEST_F(LayerTest, LayerInControlFlowIsAClearError) {
 TEST_F(LayerTest, SelectorErrorsAreTyped) {
   torch::Tensor layer = torch::randn({2, 4, 3, 3});
   expect_error<c10::ValueError>(
-      [&] { guidedbp::NeuronSelector(3).select(layer); }, "e.g. (3, 0, 0)");
+      [&] { (void)guidedbp::NeuronSelector(3).select(layer); },
+      "e.g. (3, 0, 0)");
   expect_error<c10::IndexError>(
       [&] {
-        guidedbp::NeuronSelector({4, 0, 0}).select(layer);
+        (void)guidedbp::NeuronSelector({4, 0, 0}).select(layer);
       },
       "index 4 is out of range for dimension 1 (size 4)");
   expect_error<c10::IndexError>(
       [&] {
-        guidedbp::NeuronSelector({0, -4, 0}).select(layer);
+        (void)guidedbp::NeuronSelector({0, -4, 0}).select(layer);
       },
       "index -4");
   expect_error<c10::IndexError>(
       [&] {
-        guidedbp::NeuronSelector({guidedbp::NeuronRange{5, 9}}).select(layer);
+        (void)guidedbp::NeuronSelector({guidedbp::NeuronRange{5, 9}})
+            .select(layer);
       },
       "selects nothing");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronSelector({0, 0, 0, 0}).select(layer);
+        (void)guidedbp::NeuronSelector({0, 0, 0, 0}).select(layer);
       },
       "has 4 indices");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronSelector({0, 0}).select(layer);
+        (void)guidedbp::NeuronSelector({0, 0}).select(layer);
       },
       "leaves 3 values per example");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronSelector([](const torch::Tensor& t) {
+        (void)guidedbp::NeuronSelector([](const torch::Tensor& t) {
           return t;
         }).select(layer);
       },
@@ -205,7 +212,7 @@ TEST_F(LayerTest, LayerWithSeveralTensorsIsAClearError) {
   torch::Tensor x = torch::randn({2, 3});
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::LayerGradCam(m, "pair").attribute(
+        (void)guidedbp::LayerGradCam(m, "pair").attribute(
             x,
             0,
             {},
@@ -214,18 +221,18 @@ TEST_F(LayerTest, LayerWithSeveralTensorsIsAClearError) {
       "LayerGradCam: layer 'pair' has 2 input tensors, but Grad-CAM needs one");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronGuidedBackprop(m, "pair").attribute(
-            x, 0, {}, /*attribute_to_neuron_input=*/true);
+        (void)guidedbp::NeuronGuidedBackprop(m, "pair").attribute(
+            x, 0, {}, kToNeuronInput);
       },
       "layer 'pair' has 2 input tensors, but neuron methods need a layer with "
       "one; choose a layer with one tensor");
   // A TorchScript layer's tuple output is refused when the graph is read.
   expect_error<c10::ValueError>(
-      [&] { guidedbp::GuidedGradCam(m, "split").attribute(x, 0); },
+      [&] { (void)guidedbp::GuidedGradCam(m, "split").attribute(x, 0); },
       "layer 'split' has no output tensor in the TorchScript forward: it "
       "returns a Tuple");
   expect_error<c10::ValueError>(
-      [&] { guidedbp::NeuronDeconvolution(m, "split").attribute(x, 0); },
+      [&] { (void)guidedbp::NeuronDeconvolution(m, "split").attribute(x, 0); },
       "layer 'split' has no output tensor in the TorchScript forward: it "
       "returns a Tuple");
 }
@@ -234,7 +241,7 @@ TEST_F(LayerTest, GuidedGradCamOfOneInputThatCannotTakeTheMapThrows) {
   guidedbp::GuidedGradCam gc(hand_layers(), "lin");
   // lin's map is (N, 1): no spatial dims to upsample to an input.
   expect_error<c10::ValueError>(
-      [&] { gc.attribute(hand_input()); }, "cannot be upsampled");
+      [&] { (void)gc.attribute(hand_input()); }, "cannot be upsampled");
   guidedbp_test::WarningCapture warnings;
   auto result = gc.attribute(std::vector<torch::Tensor>{hand_input()});
   EXPECT_EQ(result[0].numel(), 0);
@@ -245,7 +252,7 @@ TEST_F(LayerTest, GuidedGradCamOfOneInputThatCannotTakeTheMapThrows) {
 TEST_F(LayerTest, InterpolateRejectsModeThatDoesNotFit) {
   expect_error<c10::ValueError>(
       [] {
-        guidedbp::interpolate(
+        (void)guidedbp::interpolate(
             torch::ones({1, 1, 2}), {4}, guidedbp::InterpolateMode::kBilinear);
       },
       "needs a map with 2 spatial dimension(s)");
@@ -287,8 +294,8 @@ TEST_F(LayerTest, LeavesNothingOnInputsOrModel) {
   torch::jit::Module m = conv_layers();
   torch::Tensor x = torch::randn({2, 2, 4, 4});
   torch::Tensor y = torch::randn({2, 2, 4, 4}).requires_grad_();
-  guidedbp::GuidedGradCam(m, "conv").attribute(x, 1);
-  guidedbp::NeuronDeconvolution(m, "conv").attribute(y, {0, 1, 1});
+  (void)guidedbp::GuidedGradCam(m, "conv").attribute(x, 1);
+  (void)guidedbp::NeuronDeconvolution(m, "conv").attribute(y, {0, 1, 1});
   EXPECT_FALSE(x.requires_grad());
   EXPECT_FALSE(y.grad().defined());
   for (const auto& p : m.parameters()) {
@@ -329,15 +336,14 @@ TEST_F(LayerTest, MarkedFunctionNeedsItsMark) {
   };
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronGuidedBackprop(f, "hiden")
+        (void)guidedbp::NeuronGuidedBackprop(f, "hiden")
             .attribute(torch::ones({1, 3}), 0);
       },
       "marked: hidden");
   expect_error<c10::ValueError>(
       [&] {
-        guidedbp::NeuronGuidedBackprop(f, "hidden")
-            .attribute(
-                torch::ones({1, 3}), 0, {}, /*attribute_to_neuron_input=*/true);
+        (void)guidedbp::NeuronGuidedBackprop(f, "hidden")
+            .attribute(torch::ones({1, 3}), 0, {}, kToNeuronInput);
       },
       "layer inputs are found in TorchScript modules and torch::nn::Sequential");
   EXPECT_TRUE(torch::equal(
@@ -503,7 +509,7 @@ TEST_F(LayerTest, NeuronsChosenFromTheLayerOfTheSamePass) {
         return std::vector<guidedbp::NeuronSelector>{0};
       },
       {},
-      /*attribute_to_neuron_input=*/true);
+      kToNeuronInput);
   EXPECT_TRUE(torch::equal(seen, hand_input()));
   EXPECT_TRUE(
       torch::equal(to_input.attributions[0][0], f32({1., 0}).view({1, 2})));

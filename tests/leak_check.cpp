@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     const auto& explainer = explainers[call % explainers.size()];
     try {
       if (call % 10 == 0) {
-        explainer.attribute(x, /*target=*/10); // out of range: throws
+        (void)explainer.attribute(x, /*target=*/10); // out of range: throws
       } else if (call % 10 == 5) {
         guidedbp::AttributionResult result =
             explainer.attribute_targets({x}, {0, 3, 9});

@@ -73,16 +73,16 @@ TEST(ModelTest, RejectsWrongArgumentCountAndTypes) {
   guidedbp::GuidedBackprop gbp(ArgsModel{});
   torch::Tensor x = torch::ones({1, 3});
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(x); }, "takes 5 argument(s)");
+      [&] { (void)gbp.attribute(x); }, "takes 5 argument(s)");
   expect_error<c10::TypeError>(
       [&] {
-        gbp.attribute(x, guidedbp::Target(), {x, 2.5, 0.5, false});
+        (void)gbp.attribute(x, guidedbp::Target(), {x, 2.5, 0.5, false});
       },
       "forward argument 2 must be an integer, got Double");
   guidedbp::GuidedBackprop seq{torch::nn::Sequential(torch::nn::ReLU())};
   expect_error<c10::ValueError>(
       [&] {
-        seq.attribute({x, x});
+        (void)seq.attribute({x, x});
       },
       "torch::nn::Sequential takes 1 argument(s)");
 }
@@ -92,7 +92,7 @@ TEST(ModelTest, RejectsNonTensorOutput) {
   module.define("def forward(self, x):\n    return (x.sum(1), x.sum(1))\n");
   expect_error<c10::TypeError>(
       [&] {
-        guidedbp::GuidedBackprop(module).attribute(torch::ones({1, 2}));
+        (void)guidedbp::GuidedBackprop(module).attribute(torch::ones({1, 2}));
       },
       "returned a Tuple, but attribution needs one output tensor");
 }
@@ -100,21 +100,22 @@ TEST(ModelTest, RejectsNonTensorOutput) {
 TEST(ModelTest, RejectsBadInputs) {
   guidedbp::GuidedBackprop gbp([](torch::Tensor x) { return x.sum(1); });
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(std::vector<torch::Tensor>{}); }, "no inputs given");
+      [&] { (void)gbp.attribute(std::vector<torch::Tensor>{}); },
+      "no inputs given");
   expect_error<c10::TypeError>(
       [&] {
-        gbp.attribute(torch::ones({1, 2}, torch::kLong));
+        (void)gbp.attribute(torch::ones({1, 2}, torch::kLong));
       },
       "input 0 has dtype Long");
   expect_error<c10::ValueError>(
-      [&] { gbp.attribute(torch::tensor(1.0)); },
+      [&] { (void)gbp.attribute(torch::tensor(1.0)); },
       "need a batch dimension (dim 0)");
   guidedbp::Saliency two([](const std::vector<c10::IValue>& a) -> c10::IValue {
     return a[0].toTensor().sum(1);
   });
   expect_error<c10::ValueError>(
       [&] {
-        two.attribute({torch::ones({2, 2}), torch::ones({3, 2})});
+        (void)two.attribute({torch::ones({2, 2}), torch::ones({3, 2})});
       },
       "inputs have different batch sizes: input 0 has 2 examples (shape [2, 2]) but input 1 has 3");
 }
@@ -126,7 +127,7 @@ TEST(ModelTest, RejectsInputThatDoesNotInfluenceTheOutput) {
       });
   expect_error<c10::ValueError>(
       [&] {
-        saliency.attribute({torch::ones({1, 2}), torch::ones({1, 2})});
+        (void)saliency.attribute({torch::ones({1, 2}), torch::ones({1, 2})});
       },
       "input 1 (shape [1, 2]) does not influence the selected output");
 }

@@ -51,14 +51,14 @@ TEST_F(PropertiesTest, LeavesInputsAndParametersUntouched) {
   torch::Tensor plain_input = captum_input();
   auto before = snapshot(plain_input, *net);
   guidedbp::GuidedBackprop gbp(net);
-  gbp.attribute(plain_input, 0);
+  (void)gbp.attribute(plain_input, 0);
   expect_same(snapshot(plain_input, *net), before);
   EXPECT_FALSE(plain_input.requires_grad());
 
   // An input that requires grad and holds a .grad keeps both as they were.
   torch::Tensor leaf = captum_input().requires_grad_();
   leaf.mutable_grad() = torch::full_like(leaf, 7.0);
-  gbp.attribute(leaf, 0);
+  (void)gbp.attribute(leaf, 0);
   EXPECT_TRUE(leaf.requires_grad());
   EXPECT_TRUE(torch::equal(leaf.grad(), torch::full_like(leaf, 7.0)));
   for (const auto& p : net->parameters()) {
@@ -95,7 +95,7 @@ TEST_F(PropertiesTest, LeavesNothingBehindWhenTargetSelectionThrows) {
 
 TEST_F(PropertiesTest, RestoresAnOptimizerFlagThatWasOff) {
   torch::jit::setGraphExecutorOptimize(false);
-  guidedbp::GuidedBackprop(CaptumConvNet{}).attribute(captum_input(), 0);
+  (void)guidedbp::GuidedBackprop(CaptumConvNet{}).attribute(captum_input(), 0);
   EXPECT_FALSE(torch::jit::getGraphExecutorOptimize());
   torch::jit::setGraphExecutorOptimize(true);
 }

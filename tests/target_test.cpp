@@ -27,7 +27,7 @@ void expect_select_error(
     const guidedbp::Target& target,
     const std::string& fragment) {
   guidedbp_test::expect_error<ErrorType>(
-      [&] { target.select(output); }, fragment);
+      [&] { (void)target.select(output); }, fragment);
 }
 
 } // namespace

@@ -89,7 +89,7 @@ class ModifiedReluGradient {
   /// guidedbp::GuidedBackprop gbp(torch::jit::load("model.pt"));
   /// torch::Tensor a = gbp.attribute(images, /*target=*/3);
   /// ```
-  torch::Tensor attribute(
+  [[nodiscard]] torch::Tensor attribute(
       const torch::Tensor& input,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {}) const;
@@ -102,13 +102,13 @@ class ModifiedReluGradient {
   /// std::vector<torch::Tensor> as = gbp.attribute({x, y}, /*target=*/3);
   /// std::vector<torch::Tensor> one = gbp.attribute({x}, 3); // a list of 1
   /// ```
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {}) const;
   /// A braced list of inputs: `attribute({x}, t)` is a list of one input and
   /// returns a vector (C++ would otherwise pick the single-tensor overload).
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       std::initializer_list<torch::Tensor> inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {}) const;
@@ -123,7 +123,7 @@ class ModifiedReluGradient {
   /// ```
   /// auto r = gbp.attribute_targets({x}, {0, 1, 2}); // r.attributions[k][0]
   /// ```
-  AttributionResult attribute_targets(
+  [[nodiscard]] AttributionResult attribute_targets(
       const std::vector<torch::Tensor>& inputs,
       const std::vector<Target>& targets,
       const ForwardArgs& additional_forward_args = {}) const;
@@ -138,7 +138,7 @@ class ModifiedReluGradient {
   ///   return std::vector<guidedbp::Target>{out.argmax(1)}; // predicted
   /// });
   /// ```
-  AttributionResult attribute_chosen_targets(
+  [[nodiscard]] AttributionResult attribute_chosen_targets(
       const std::vector<torch::Tensor>& inputs,
       const ChooseTargets& choose,
       const ForwardArgs& additional_forward_args = {}) const;

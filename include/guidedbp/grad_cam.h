@@ -36,7 +36,7 @@ const char* interpolate_mode_name(InterpolateMode mode);
 /// (k values) as Captum's `LayerAttribution.interpolate` does.
 /// Throws c10::ValueError when `size` does not have k values or the mode does
 /// not fit the map's dimensions.
-torch::Tensor interpolate(
+[[nodiscard]] torch::Tensor interpolate(
     const torch::Tensor& layer_attribution,
     at::IntArrayRef size,
     InterpolateMode mode = InterpolateMode::kNearest);
@@ -91,13 +91,13 @@ class LayerGradCam {
 
   /// The map of the layer, shape (N, 1, d1, ..., dk) for a layer output of
   /// shape (N, C, d1, ..., dk).
-  torch::Tensor attribute(
+  [[nodiscard]] torch::Tensor attribute(
       const torch::Tensor& input,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
       const LayerGradCamOptions& options = {}) const;
 
-  torch::Tensor attribute(
+  [[nodiscard]] torch::Tensor attribute(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
@@ -216,20 +216,20 @@ class GuidedGradCam {
  public:
   GuidedGradCam(Model model, std::string layer);
 
-  torch::Tensor attribute(
+  [[nodiscard]] torch::Tensor attribute(
       const torch::Tensor& input,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
       const GuidedGradCamOptions& options = {}) const;
 
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
       const GuidedGradCamOptions& options = {}) const;
   /// A braced list of inputs: `attribute({x}, t)` is a list of one input and
   /// returns a vector, as for `GuidedBackprop`.
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       std::initializer_list<torch::Tensor> inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},
@@ -244,7 +244,7 @@ class GuidedGradCam {
   /// As the multi-input `attribute`, also returning the Grad-CAM map (for
   /// drawing it), the model's output and the ReLU count. An input that cannot
   /// take the map gets an empty tensor without a warning: the caller decides.
-  GuidedGradCamResult attribute_with_map(
+  [[nodiscard]] GuidedGradCamResult attribute_with_map(
       const std::vector<torch::Tensor>& inputs,
       const Target& target = Target(),
       const ForwardArgs& additional_forward_args = {},

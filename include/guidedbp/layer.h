@@ -36,7 +36,9 @@ namespace guidedbp {
 /// };
 /// guidedbp::GuidedGradCam gc(net, "features");
 /// ```
-torch::Tensor layer_output(const std::string& name, const torch::Tensor& x);
+[[nodiscard]] torch::Tensor layer_output(
+    const std::string& name,
+    const torch::Tensor& x);
 
 /// One layer of a model as `layer_shapes` reports it.
 struct LayerInfo {
@@ -61,7 +63,7 @@ struct LayerInfo {
 /// for (const auto& l : guidedbp::layer_shapes(model, {x}))
 ///   std::cout << l.path << " " << l.output_shape << "\n";
 /// ```
-std::vector<LayerInfo> layer_shapes(
+[[nodiscard]] std::vector<LayerInfo> layer_shapes(
     const Model& model,
     const std::vector<torch::Tensor>& inputs,
     const std::vector<c10::IValue>& additional_forward_args = {});

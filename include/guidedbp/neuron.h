@@ -2,6 +2,7 @@
 
 #include <guidedbp/attribution.h>
 #include <guidedbp/model.h>
+#include <torch/arg.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -102,7 +103,7 @@ class NeuronSelector {
       : NeuronSelector(Function(std::move(function))) {}
 
   /// The selected values of `layer_output` (batch first), one per example.
-  torch::Tensor select(const torch::Tensor& layer_output) const;
+  [[nodiscard]] torch::Tensor select(const torch::Tensor& layer_output) const;
 
   /// A Python-like literal: `7`, `(5, 1, 2)`, `(0:4, 1)`, `<callable>`.
   std::string to_string() const;
@@ -111,6 +112,14 @@ class NeuronSelector {
   bool is_int_ = false;
   std::vector<NeuronIndex> indices_;
   Function function_;
+};
+
+/// Options of the neuron methods' `attribute` and their other entry points,
+/// as `LayerGradCamOptions` are for Grad-CAM.
+struct NeuronAttributionOptions {
+  /// Select the neuron from the layer's input instead of its output (Captum's
+  /// `attribute_to_neuron_input`). Default: false.
+  TORCH_ARG(bool, attribute_to_neuron_input) = false;
 };
 
 /// Chooses the neurons to explain from the layer's output (its input with
@@ -142,32 +151,37 @@ class NeuronModifiedReluGradient {
   NeuronModifiedReluGradient& operator=(NeuronModifiedReluGradient&&) = default;
 
   /// Attribution of one input tensor, same shape and dtype.
-  /// `attribute_to_neuron_input`: select the neuron from the layer's input
-  /// instead of its output.
-  torch::Tensor attribute(
+  ///
+  /// Example:
+  /// ```
+  /// // The neuron taken from the layer's input instead of its output.
+  /// torch::Tensor a = ngbp.attribute(x, {0, 1, 1}, {},
+  ///     guidedbp::NeuronAttributionOptions().attribute_to_neuron_input(true));
+  /// ```
+  [[nodiscard]] torch::Tensor attribute(
       const torch::Tensor& input,
       const NeuronSelector& neuron_selector,
       const ForwardArgs& additional_forward_args = {},
-      bool attribute_to_neuron_input = false) const;
+      const NeuronAttributionOptions& options = {}) const;
 
   /// Attributions of several inputs, one per input.
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       const std::vector<torch::Tensor>& inputs,
       const NeuronSelector& neuron_selector,
       const ForwardArgs& additional_forward_args = {},
-      bool attribute_to_neuron_input = false) const;
+      const NeuronAttributionOptions& options = {}) const;
   /// A braced list of inputs: `attribute({x}, n)` is a list of one input and
   /// returns a vector, as for `GuidedBackprop`.
-  std::vector<torch::Tensor> attribute(
+  [[nodiscard]] std::vector<torch::Tensor> attribute(
       std::initializer_list<torch::Tensor> inputs,
       const NeuronSelector& neuron_selector,
       const ForwardArgs& additional_forward_args = {},
-      bool attribute_to_neuron_input = false) const {
+      const NeuronAttributionOptions& options = {}) const {
     return attribute(
         std::vector<torch::Tensor>(inputs),
         neuron_selector,
         additional_forward_args,
-        attribute_to_neuron_input);
+        options);
   }
 
   /// Attributions of the same inputs for K neurons from ONE forward pass (one
@@ -189,7 +203,7 @@ class NeuronModifiedReluGradient {
       const std::vector<torch::Tensor>& inputs,
       const std::vector<NeuronSelector>& neurons,
       const ForwardArgs& additional_forward_args = {},
-      bool attribute_to_neuron_input = false) const;
+      const NeuronAttributionOptions& options = {}) const;
 
   /// As `attribute_targets`, with the neurons chosen by `choose` from the
   /// layer's tensor (detached) of the same forward pass. Errors thrown by
@@ -209,7 +223,7 @@ class NeuronModifiedReluGradient {
       const std::vector<torch::Tensor>& inputs,
       const ChooseNeurons& choose,
       const ForwardArgs& additional_forward_args = {},
-      bool attribute_to_neuron_input = false) const;
+      const NeuronAttributionOptions& options = {}) const;
 
   const Model& model() const {
     return model_;

@@ -84,7 +84,7 @@ class Target {
   /// Throws c10::IndexError for an index past the output's shape, and
   /// c10::ValueError for a wrong number of per-example targets, a tuple longer
   /// than the output allows, or no target where one is needed.
-  torch::Tensor select(const torch::Tensor& output) const;
+  [[nodiscard]] torch::Tensor select(const torch::Tensor& output) const;
 
  private:
   Kind kind_ = Kind::kNone;

@@ -107,7 +107,7 @@ double cumulative_sum_threshold(const torch::Tensor& values, double percentile);
 /// torch::Tensor m = guidedbp::normalize_attr(a[0], guidedbp::VisualSign::kAll, 2);
 /// ```
 // clang-format on
-torch::Tensor normalize_attr(
+[[nodiscard]] torch::Tensor normalize_attr(
     const torch::Tensor& attribution,
     VisualSign sign,
     double outlier_perc = 2.0);
@@ -124,7 +124,7 @@ torch::Tensor normalize_attr(
 /// ```
 /// auto rgb = guidedbp::apply_colormap(m, guidedbp::Colormap::kRdWhGn, -1, 1);
 /// ```
-torch::Tensor apply_colormap(
+[[nodiscard]] torch::Tensor apply_colormap(
     const torch::Tensor& values,
     Colormap colormap,
     double vmin,
@@ -139,7 +139,7 @@ std::vector<double> colormap_rgb(Colormap colormap, double x);
 /// range is clipped) as H x W x 3 uint8 the way Captum prepares its
 /// `original_image`: `int(v * 255)` clipped to [0, 255]; gray is repeated
 /// into R, G and B. Throws c10::ValueError for another shape.
-torch::Tensor image_to_rgb(const torch::Tensor& image);
+[[nodiscard]] torch::Tensor image_to_rgb(const torch::Tensor& image);
 
 /// Captum's `visualize_image_attr` as an image: returns the H x W x 3 uint8
 /// RGB picture that Captum draws into its matplotlib axes (without the axes
@@ -172,7 +172,7 @@ torch::Tensor image_to_rgb(const torch::Tensor& image);
 ///         .method(guidedbp::VisualMethod::kBlendedHeatMap)
 ///         .sign(guidedbp::VisualSign::kAll));
 /// ```
-torch::Tensor visualize_image_attr(
+[[nodiscard]] torch::Tensor visualize_image_attr(
     const torch::Tensor& attribution,
     const torch::Tensor& image,
     const VisualizeOptions& options = {});

@@ -87,12 +87,15 @@ std::vector<torch::Tensor> layer_attributions(
   if (find_method(args.method, MethodCommand::kAttribute).kind ==
       MethodKind::kNeuron) {
     const NeuronSelector neuron = to_neuron(args.neuron);
+    const NeuronAttributionOptions options =
+        NeuronAttributionOptions().attribute_to_neuron_input(
+            args.attribute_to_neuron_input);
     if (args.method == "neuron-guided-backprop") {
       return NeuronGuidedBackprop(module, args.layer)
-          .attribute(inputs, neuron, extra, args.attribute_to_neuron_input);
+          .attribute(inputs, neuron, extra, options);
     }
     return NeuronDeconvolution(module, args.layer)
-        .attribute(inputs, neuron, extra, args.attribute_to_neuron_input);
+        .attribute(inputs, neuron, extra, options);
   }
   GuidedGradCam method(module, args.layer);
   const GuidedGradCamOptions options =
