@@ -12,6 +12,7 @@ packages=(
   g++ cmake make pkg-config
   libtorch-dev            # LibTorch (CPU), found by find_package(Torch)
   python3-torch python3-torchvision python3-numpy  # references, model export
+  python3-scipy python3-skimage  # evaluate_test.py: Spearman and SSIM references
   dataset-fashion-mnist   # training and accuracy data of the shipped model
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libpng-dev libjpeg-dev

@@ -23,6 +23,31 @@ Model::Model(Function function, std::string name)
       function_, "guidedbp::Model: the forward function is empty");
 }
 
+Model Model::deep_copy() const {
+  if (torchscript_module_) {
+    return Model(torchscript_module_->deepcopy());
+  }
+  TORCH_CHECK_VALUE(
+      nn_module_ && rebind_,
+      "guidedbp::Model::deep_copy: the model (",
+      name_,
+      ") is a plain function, whose parameters guidedbp cannot copy; pass "
+      "the TorchScript or torch::nn module itself");
+  std::shared_ptr<torch::nn::Module> copy;
+  try {
+    copy = nn_module_->clone();
+  } catch (const c10::Error& error) {
+    TORCH_CHECK_VALUE(
+        false,
+        "guidedbp::Model::deep_copy: the torch::nn module ",
+        name_,
+        " cannot be cloned (",
+        error.what_without_backtrace(),
+        "); derive it from torch::nn::Cloneable and implement reset()");
+  }
+  return rebind_(copy);
+}
+
 c10::IValue Model::forward(const std::vector<c10::IValue>& args) const {
   return function_(args);
 }

@@ -143,3 +143,43 @@ TEST(ModelTest, MethodsAreDeletableThroughTheBasePointer) {
           guidedbp::SaliencyOptions().abs(true));
   EXPECT_TRUE(method->abs());
 }
+
+namespace {
+// forward takes its tensor by const reference: Model converts each argument
+// to a value first (it once bound the reference to a destroyed temporary).
+struct ConstRefModule : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x, const double& scale) {
+    return x * scale;
+  }
+};
+
+// A module that is not torch::nn::Cloneable.
+struct PlainModule : torch::nn::Module {
+  PlainModule() : fc(register_module("fc", torch::nn::Linear(2, 1))) {}
+  torch::Tensor forward(torch::Tensor x) {
+    return fc(x);
+  }
+  torch::nn::Linear fc;
+};
+} // namespace
+
+TEST(ModelTest, NnModuleTakesArgumentsByConstReference) {
+  guidedbp::Model model(std::make_shared<ConstRefModule>());
+  torch::Tensor out = model.forward({torch::ones({2}), 3.0}).toTensor();
+  EXPECT_TRUE(torch::equal(out, torch::full({2}, 3.0)));
+}
+
+TEST(ModelTest, DeepCopyOwnsItsParametersAndNamesWhatCannotBeCopied) {
+  torch::nn::Linear linear(2, 1);
+  guidedbp::Model model = linear;
+  guidedbp::Model copy = model.deep_copy();
+  torch::Tensor x = torch::ones({1, 2});
+  EXPECT_TRUE(torch::equal(
+      copy.forward({x}).toTensor(), model.forward({x}).toTensor()));
+  EXPECT_NE(
+      copy.nn_module()->parameters()[0].data_ptr(), linear->weight.data_ptr());
+  guidedbp::Model plain(std::make_shared<PlainModule>());
+  EXPECT_THROW(plain.deep_copy(), c10::ValueError);
+  guidedbp::Model f = [](torch::Tensor t) { return t; };
+  EXPECT_THROW(f.deep_copy(), c10::ValueError);
+}

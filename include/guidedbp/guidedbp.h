@@ -16,9 +16,14 @@
 #include <guidedbp/attribution.h>
 #include <guidedbp/compiled.h>
 #include <guidedbp/grad_cam.h>
+#include <guidedbp/infidelity.h>
 #include <guidedbp/layer.h>
 #include <guidedbp/model.h>
 #include <guidedbp/neuron.h>
+#include <guidedbp/pixel_curves.h>
+#include <guidedbp/randomization.h>
+#include <guidedbp/sensitivity.h>
+#include <guidedbp/similarity.h>
 #include <guidedbp/target.h>
 #include <guidedbp/version.h>
 #include <guidedbp/visualization.h>

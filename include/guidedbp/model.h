@@ -100,6 +100,10 @@ class Model {
           int>::type = 0>
   /* implicit */ Model(std::shared_ptr<M> module)
       : Model(nn_function(module), module->name()) {
+    // clone() gives a std::shared_ptr<torch::nn::Module> of the same class.
+    rebind_ = [](const std::shared_ptr<torch::nn::Module>& copy) {
+      return Model(std::dynamic_pointer_cast<M>(copy));
+    };
     nn_module_ = std::move(module);
   }
 
@@ -129,6 +133,22 @@ class Model {
     return torchscript_module_;
   }
 
+  /// A model with its own copy of every parameter and buffer, so that
+  /// changing them (e.g. model_parameter_randomization) leaves this model as
+  /// it is: a TorchScript module's `deepcopy()`, or a `torch::nn` module's
+  /// `clone()`.
+  /// REQUIRES: a TorchScript module, or a `torch::nn` module that is
+  /// `torch::nn::Cloneable` (every built-in module and `Sequential` are).
+  /// Throws c10::ValueError for a plain function, or a module that cannot
+  /// be cloned.
+  ///
+  /// Example:
+  /// ```
+  /// guidedbp::Model copy =
+  /// guidedbp::Model(torch::jit::load("m.pt")).deep_copy();
+  /// ```
+  Model deep_copy() const;
+
  private:
   template <typename F>
   static Function wrap_function(F function) {
@@ -146,8 +166,10 @@ class Model {
     }
   }
 
+  // By value: for a `const torch::Tensor&` parameter, returning T would bind
+  // a reference to the temporary that tensor_argument returns.
   template <typename T>
-  static T argument(const c10::IValue& value, size_t position) {
+  static std::decay_t<T> argument(const c10::IValue& value, size_t position) {
     using U = std::decay_t<T>;
     if constexpr (std::is_same<U, torch::Tensor>::value) {
       return detail::tensor_argument(value, position);
@@ -217,6 +239,8 @@ class Model {
 
   Function function_;
   std::string name_;
+  /// nn modules: the same forward on a clone of the module.
+  std::function<Model(const std::shared_ptr<torch::nn::Module>&)> rebind_;
   std::shared_ptr<torch::nn::Module> nn_module_;
   std::shared_ptr<const torch::jit::Module> torchscript_module_;
 };

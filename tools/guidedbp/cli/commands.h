@@ -86,7 +86,12 @@ struct PreprocessArgs {
 
 /// Adds --resize, --antialias, --center-crop, --mean, --std, --normalize,
 /// --grayscale and --rgb to `app` (common_options.cpp), parsing into `args`.
-void add_preprocess_options(CLI::App* app, PreprocessArgs& args);
+/// `preset_option` spells --normalize (evaluate: --image-normalize, since
+/// its --normalize is infidelity's).
+void add_preprocess_options(
+    CLI::App* app,
+    PreprocessArgs& args,
+    const std::string& preset_option = "--normalize");
 
 /// `guidedbp explain`.
 struct ExplainArgs {
@@ -124,6 +129,46 @@ struct ExplainArgs {
   double progress_every = 30.0; ///< seconds between progress lines in logs
 };
 
+/// `guidedbp evaluate`: one metric of attributions (docs/evaluate.md).
+struct EvaluateArgs {
+  /// infidelity, sensitivity-max, mprt, deletion or insertion.
+  std::string metric;
+  std::string method = "guided-backprop";
+  bool has_method = false;
+  bool abs = false;
+  std::string model;
+  std::vector<std::string> inputs;
+  /// --image: files or folders, read and preprocessed as `explain` does,
+  /// stacked into the one input instead of --input.
+  std::vector<std::string> images;
+  PreprocessArgs preprocess;
+  std::string shard; ///< --shard I/N ("": environment, or all images)
+  std::vector<std::string> forward_args;
+  std::string target; ///< --target literal
+  bool has_target = false;
+  std::vector<std::string> attributions;     ///< infidelity
+  std::vector<std::string> perturbations;    ///< infidelity
+  std::vector<std::string> perturbed_inputs; ///< infidelity, sensitivity-max
+  int64_t samples = 10;
+  bool has_samples = false;
+  double noise_std = 0.003;
+  bool has_noise_std = false;
+  double radius = 0.02;
+  bool has_radius = false;
+  uint64_t seed = 0;
+  bool has_seed = false;
+  bool normalize = false;
+  std::string norm = "fro";
+  bool has_norm = false;
+  std::string order = "cascading";
+  bool has_order = false;
+  int64_t step = 0; ///< deletion/insertion: pixels per step; 0: one row (W)
+  std::string output;
+  std::string plot;  ///< mprt, deletion, insertion
+  std::string strip; ///< mprt
+  RuntimeArgs runtime;
+};
+
 /// The accepted values of `--visual` and `--sign`, from the library's
 /// visualization names, so that the parser's checks and help never drift
 /// from them. (`--method`: method_catalogue.h.)
@@ -133,6 +178,9 @@ std::vector<std::string> sign_choices();
 /// `--interpolate` values, from the library's InterpolateMode names.
 std::vector<std::string> interpolate_choices();
 
+/// `--metric` values of `evaluate`, as spelled on the command line.
+std::vector<std::string> evaluate_metrics();
+
 /// Adds each subcommand with its options, help and footer to `app`, parsing
 /// into `args` (attribute_options.cpp, explain_options.cpp,
 /// layers_options.cpp; serve: serve/serve_args.h). Torch-free.
@@ -140,6 +188,7 @@ CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args);
 CLI::App* add_explain_command(CLI::App& app, ExplainArgs& args);
 CLI::App* add_layers_command(CLI::App& app, LayersArgs& args);
 CLI::App* add_export_command(CLI::App& app, ExportArgs& args);
+CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args);
 
 /// Runs a subcommand; returns the exit status. Throws CliError (exit 1),
 /// UsageError (exit 2) or c10::Error (exit 1); main.cpp reports them.
@@ -147,6 +196,7 @@ int run_attribute(const AttributeArgs& args);
 int run_explain(const ExplainArgs& args);
 int run_layers(const LayersArgs& args);
 int run_export(const ExportArgs& args);
+int run_evaluate(const EvaluateArgs& args);
 
 } // namespace cli
 } // namespace guidedbp

@@ -68,7 +68,10 @@ std::vector<double> number_list(
 
 } // namespace
 
-void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
+void add_preprocess_options(
+    CLI::App* app,
+    PreprocessArgs& args,
+    const std::string& preset_option) {
   app->add_option(
       "--resize",
       args.resize,
@@ -103,7 +106,7 @@ void add_preprocess_options(CLI::App* app, PreprocessArgs& args) {
                          ->type_name("S[,S,S]");
   CLI::Option* normalize =
       app->add_option(
-             "--normalize",
+             preset_option,
              args.normalize,
              "normalisation preset: imagenet (mean 0.485,0.456,0.406, std 0.229,0.224,0.225)")
           ->check(CLI::IsMember({"imagenet"}));

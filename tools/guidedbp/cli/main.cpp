@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   cli::AttributeArgs attribute;
   cli::ExplainArgs explain;
   cli::LayersArgs layers;
+  cli::EvaluateArgs evaluate;
   cli::ServeArgs serve;
   cli::ExportArgs export_args;
   // Each subcommand with what runs it once parsed.
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
        [&] { return cli::run_explain(explain); }},
       {cli::add_layers_command(app, layers),
        [&] { return cli::run_layers(layers); }},
+      {cli::add_evaluate_command(app, evaluate),
+       [&] { return cli::run_evaluate(evaluate); }},
       {cli::add_serve_command(app, serve),
        [&] { return cli::run_serve(serve); }},
       {cli::add_export_command(app, export_args),

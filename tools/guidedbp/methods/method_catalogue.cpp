@@ -51,19 +51,19 @@ const std::vector<MethodInfo>& method_catalogue() {
        "positive gradients where their input was positive",
        MethodKind::kInput,
        false,
-       {C::kAttribute, C::kExplain, C::kServe, C::kExport}},
+       {C::kAttribute, C::kExplain, C::kServe, C::kExport, C::kEvaluate}},
       {"deconvolution",
        "Deconvolution (Zeiler and Fergus): ReLUs pass only positive "
        "gradients, whatever their input",
        MethodKind::kInput,
        false,
-       {C::kAttribute, C::kExplain, C::kServe, C::kExport}},
+       {C::kAttribute, C::kExplain, C::kServe, C::kExport, C::kEvaluate}},
       {"saliency",
        "Saliency (Simonyan et al.): the plain gradient; --abs its absolute "
        "value",
        MethodKind::kInput,
        true,
-       {C::kAttribute, C::kExplain, C::kServe, C::kExport}},
+       {C::kAttribute, C::kExplain, C::kServe, C::kExport, C::kEvaluate}},
       {"guided-gradcam",
        "Guided Grad-CAM: Guided Backpropagation scaled by the Grad-CAM map of "
        "--layer",

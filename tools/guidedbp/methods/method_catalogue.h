@@ -13,7 +13,8 @@ namespace cli {
 
 /// The commands that offer methods.
 /// kExport: `guidedbp export`, which compiles a method into a package.
-enum class MethodCommand { kAttribute, kExplain, kServe, kExport };
+/// kEvaluate: `guidedbp evaluate`, whose metrics explain with a method.
+enum class MethodCommand { kAttribute, kExplain, kServe, kExport, kEvaluate };
 
 /// How a method chooses what it explains.
 enum class MethodKind {

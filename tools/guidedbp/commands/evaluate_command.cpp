@@ -1,0 +1,202 @@
+// guidedbp evaluate: the checks every metric shares, the loading, and the
+// report. The metrics themselves are in evaluate_<metric>.cpp.
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "cli/cli_error.h"
+#include "cli/commands.h"
+#include "cli/target_literal.h"
+#include "commands/evaluate.h"
+#include "commands/forward_arg.h"
+#include "commands/target_convert.h"
+#include "io/file_util.h"
+#include "io/model_io.h"
+#include "io/tensor_io.h"
+#include "methods/method_catalogue.h"
+#include "runtime/runtime.h"
+
+namespace guidedbp {
+namespace cli {
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+      text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_common(const EvaluateArgs& args) {
+  if (args.inputs.empty() && args.images.empty()) {
+    throw UsageError(
+        "no input: give --input TENSOR (.npy/.pt) or --image FILE|FOLDER");
+  }
+  if (!args.shard.empty() && args.images.empty()) {
+    throw UsageError("--shard applies to --image; leave it out with --input");
+  }
+  if (!ends_with(args.output, ".json")) {
+    throw UsageError(
+        "--output " + limit_length(args.output, 80) +
+        ": the report is JSON; give a .json file");
+  }
+  for (const std::string* png : {&args.plot, &args.strip}) {
+    if (!png->empty() && !ends_with(*png, ".png")) {
+      throw UsageError(
+          limit_length(*png, 80) +
+          ": --plot and --strip write PNG images; give a .png file");
+    }
+  }
+  const bool has_method_metric = args.metric != "infidelity";
+  if (has_method_metric) {
+    MethodOptions given;
+    given.abs = args.abs;
+    given.target = args.has_target;
+    check_method_options(
+        find_method(args.method, MethodCommand::kEvaluate),
+        given,
+        MethodCommand::kEvaluate);
+  }
+  if (args.metric == "infidelity") {
+    check_infidelity_args(args);
+  } else if (args.metric == "sensitivity-max") {
+    check_sensitivity_args(args);
+  } else if (args.metric == "mprt") {
+    check_mprt_args(args);
+  } else if (args.metric == "deletion" || args.metric == "insertion") {
+    check_curve_args(args);
+  } else {
+    throw UsageError(
+        "unknown --metric '" + limit_length(args.metric, 40) +
+        "' (expected infidelity, sensitivity-max, mprt, deletion or insertion)");
+  }
+}
+
+} // namespace
+
+void refuse_option(
+    bool given,
+    const char* option,
+    const char* applies_to,
+    const std::string& metric) {
+  if (given) {
+    throw UsageError(
+        std::string(option) + " applies to " + applies_to +
+        ", not to --metric " + metric + "; leave it out");
+  }
+}
+
+void refuse_with_given(bool given, const char* option) {
+  if (given) {
+    throw UsageError(
+        std::string(option) +
+        " sets generated perturbations, but perturbations are given (n is "
+        "their rows / N); leave it out or give no perturbation files");
+  }
+}
+
+std::vector<torch::Tensor> read_tensors(
+    const std::vector<std::string>& paths,
+    const torch::Device& device) {
+  std::vector<torch::Tensor> out;
+  for (const std::string& path : paths) {
+    torch::Tensor t = read_tensor(path);
+    if (!t.is_floating_point() || t.dim() == 0) {
+      throw CliError(
+          path +
+          ": expected a floating-point tensor with a batch dimension, "
+          "got " +
+          std::string(c10::toString(t.scalar_type())) + " with " +
+          std::to_string(t.dim()) + " dimensions");
+    }
+    out.push_back(t.to(device));
+  }
+  return out;
+}
+
+nlohmann::json json_values(const torch::Tensor& values) {
+  nlohmann::json list = nlohmann::json::array();
+  torch::Tensor v = values.detach().to(torch::kCPU, torch::kFloat64);
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    const double x = v[i].item<double>();
+    list.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json());
+  }
+  return list;
+}
+
+std::string mean_text(const torch::Tensor& values) {
+  torch::Tensor v = values.detach().to(torch::kCPU, torch::kFloat64);
+  torch::Tensor finite = v.masked_select(torch::isfinite(v));
+  std::ostringstream text;
+  text.precision(4);
+  if (finite.numel() == 0) {
+    text << "no defined value";
+  } else {
+    text << "mean " << finite.mean().item<double>();
+  }
+  text << " over " << v.numel() << (v.numel() == 1 ? " example" : " examples");
+  return text.str();
+}
+
+int run_evaluate(const EvaluateArgs& args) {
+  check_common(args); // usage errors before anything is loaded
+  Target target;
+  if (args.has_target) {
+    target = to_target(parse_target_literal(args.target));
+  }
+  const torch::Device device = apply_runtime(args.runtime);
+  torch::jit::Module module = load_model(args.model);
+  module.to(device);
+  std::vector<torch::Tensor> inputs;
+  std::vector<std::string> images;
+  if (args.images.empty()) {
+    inputs = read_tensors(args.inputs, device);
+  } else {
+    ImageInputs read = read_image_inputs(args, module);
+    inputs.push_back(read.input.to(device));
+    images = std::move(read.names);
+  }
+  EvaluateRun run{args, module, device, std::move(inputs), {}, target};
+  for (const std::string& text : args.forward_args) {
+    c10::IValue arg = forward_arg(text);
+    run.extra.push_back(
+        arg.isTensor() ? c10::IValue(arg.toTensor().to(device)) : arg);
+  }
+  MetricReport metric;
+  if (args.metric == "infidelity") {
+    metric = evaluate_infidelity(run);
+  } else if (args.metric == "sensitivity-max") {
+    metric = evaluate_sensitivity(run);
+  } else if (args.metric == "mprt") {
+    metric = evaluate_mprt(run);
+  } else {
+    metric = evaluate_curves(run);
+  }
+  nlohmann::json report = {
+      {"metric", args.metric},
+      {"method",
+       args.metric == "infidelity" ? nlohmann::json()
+                                   : nlohmann::json(args.method)},
+      {"model", args.model},
+      {"inputs", args.images.empty() ? args.inputs : images},
+      {"target",
+       args.has_target ? nlohmann::json(args.target) : nlohmann::json()},
+  };
+  if (args.metric != "infidelity") {
+    report["abs"] = args.abs;
+  }
+  for (auto& item : metric.fields.items()) {
+    report[item.key()] = item.value();
+  }
+  StagedFiles files;
+  const std::string text = report.dump(2) + "\n";
+  files.stage(args.output, text.data(), text.size());
+  for (const auto& image : metric.images) {
+    files.stage(image.first, image.second);
+  }
+  files.commit();
+  std::printf("%s\n", metric.summary.c_str());
+  return 0;
+}
+
+} // namespace cli
+} // namespace guidedbp

@@ -1,0 +1,106 @@
+// guidedbp evaluate --metric deletion|insertion: RISE's curves (Petsiuk et
+// al. 2018) of a method's maps, with their AUC and a plot.
+
+#include <guidedbp/pixel_curves.h>
+
+#include "cli/cli_error.h"
+#include "commands/evaluate.h"
+#include "imaging/figure.h"
+#include "methods/methods.h"
+
+namespace guidedbp {
+namespace cli {
+
+void check_curve_args(const EvaluateArgs& args) {
+  const std::string& m = args.metric;
+  refuse_option(
+      !args.attributions.empty(),
+      "--attributions",
+      "infidelity (the curves compute --method's maps)",
+      m);
+  refuse_option(
+      !args.perturbations.empty(), "--perturbations", "infidelity", m);
+  refuse_option(
+      !args.perturbed_inputs.empty(),
+      "--perturbed-inputs",
+      "infidelity and sensitivity-max",
+      m);
+  refuse_option(
+      args.has_samples, "--samples", "infidelity and sensitivity-max", m);
+  refuse_option(args.has_noise_std, "--noise-std", "infidelity", m);
+  refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
+  refuse_option(
+      args.has_seed, "--seed", "infidelity, sensitivity-max and mprt", m);
+  refuse_option(args.normalize, "--normalize", "infidelity", m);
+  refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
+  refuse_option(args.has_order, "--order", "mprt", m);
+  refuse_option(!args.strip.empty(), "--strip", "mprt", m);
+  if (input_count(args) != 1) {
+    throw UsageError(
+        "--metric " + m + " takes one --input of images (N x C x H x W); " +
+        std::to_string(input_count(args)) + " given");
+  }
+}
+
+MetricReport evaluate_curves(const EvaluateRun& run) {
+  const EvaluateArgs& args = run.args;
+  const torch::Tensor& x = run.inputs.front();
+  if (x.dim() != 4) {
+    const std::string name =
+        args.inputs.empty() ? "the images" : args.inputs.front();
+    throw CliError(
+        name + " has shape " + c10::str(x.sizes()) + "; --metric " +
+        args.metric + " needs N x C x H x W images");
+  }
+  const Target target = args.has_target
+      ? run.target
+      : predicted_classes(run.module, x, run.extra);
+  std::unique_ptr<ModifiedReluGradient> method =
+      make_method(run.module, args.method, args.abs);
+  torch::Tensor maps = method->attribute(x, target, run.extra);
+  const PixelCurve kind = args.metric == "deletion" ? PixelCurve::kDeletion
+                                                    : PixelCurve::kInsertion;
+  PixelCurveResult r = pixel_curve(
+      run.module,
+      x,
+      maps,
+      kind,
+      target,
+      run.extra,
+      PixelCurveOptions().step(args.step));
+  nlohmann::json classes; // null for targets that are not one class each
+  if (r.classes.defined()) {
+    classes = nlohmann::json::array();
+    for (int64_t i = 0; i < r.classes.numel(); ++i) {
+      classes.push_back(r.classes[i].item<int64_t>());
+    }
+  }
+  nlohmann::json curves = nlohmann::json::array();
+  for (int64_t i = 0; i < r.curves.size(0); ++i) {
+    curves.push_back(json_values(r.curves[i]));
+  }
+  const int64_t step = args.step > 0 ? args.step : x.size(3);
+  MetricReport report;
+  report.fields = {
+      {"step", step},
+      {"seed", nullptr}, // nothing random
+
+      {"classes", classes},
+      {"curves", curves},
+      {"values", json_values(r.auc)},
+  };
+  if (args.metric == "insertion") {
+    report.fields["blur"] = {{"size", 11}, {"sigma", 5.0}};
+  }
+  if (!args.plot.empty()) {
+    report.images.emplace_back(
+        args.plot, curve_plot(r.curves, args.metric + " " + args.method));
+  }
+  report.summary = args.metric + " of " + args.method + ": AUC " +
+      mean_text(r.auc) + ", " + std::to_string(r.curves.size(1) - 1) +
+      " steps of " + std::to_string(step) + " pixels";
+  return report;
+}
+
+} // namespace cli
+} // namespace guidedbp

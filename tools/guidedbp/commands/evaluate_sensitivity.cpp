@@ -1,0 +1,115 @@
+// guidedbp evaluate --metric sensitivity-max: Captum's sensitivity_max of a
+// method, on given or generated (uniform L-inf) perturbed inputs.
+
+#include <guidedbp/sensitivity.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "cli/cli_error.h"
+#include "commands/evaluate.h"
+#include "methods/methods.h"
+
+namespace guidedbp {
+namespace cli {
+namespace {
+
+// --norm: fro (2), inf, or a number > 0.
+double norm_order(const std::string& text) {
+  if (text == "fro") {
+    return 2.0;
+  }
+  if (text == "inf") {
+    return std::numeric_limits<double>::infinity();
+  }
+  char* end = nullptr;
+  errno = 0;
+  const double p = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !(p > 0)) {
+    throw UsageError(
+        "--norm '" + limit_length(text, 40) +
+        "': expected fro, inf or a number > 0 (the p of the p-norm)");
+  }
+  return p;
+}
+
+} // namespace
+
+void check_sensitivity_args(const EvaluateArgs& args) {
+  const std::string& m = args.metric;
+  refuse_option(
+      !args.attributions.empty(),
+      "--attributions",
+      "infidelity "
+      "(sensitivity-max computes --method's attributions)",
+      m);
+  refuse_option(
+      !args.perturbations.empty(),
+      "--perturbations",
+      "infidelity "
+      "(sensitivity-max takes --perturbed-inputs)",
+      m);
+  refuse_option(
+      args.has_noise_std,
+      "--noise-std",
+      "infidelity "
+      "(sensitivity-max takes --radius)",
+      m);
+  refuse_option(args.normalize, "--normalize", "infidelity", m);
+  refuse_option(args.has_order, "--order", "mprt", m);
+  refuse_option(!args.plot.empty(), "--plot", "mprt", m);
+  refuse_option(!args.strip.empty(), "--strip", "mprt", m);
+  norm_order(args.norm);
+  if (!args.perturbed_inputs.empty()) {
+    if (args.perturbed_inputs.size() != input_count(args)) {
+      throw UsageError(
+          "give one --perturbed-inputs per --input (" +
+          std::to_string(input_count(args)) + " --input, " +
+          std::to_string(args.perturbed_inputs.size()) +
+          " --perturbed-inputs)");
+    }
+    refuse_with_given(args.has_samples, "--samples");
+    refuse_with_given(args.has_radius, "--radius");
+    refuse_with_given(args.has_seed, "--seed");
+  }
+}
+
+MetricReport evaluate_sensitivity(const EvaluateRun& run) {
+  const EvaluateArgs& args = run.args;
+  const bool given = !args.perturbed_inputs.empty();
+  std::vector<torch::Tensor> perturbed = given
+      ? read_tensors(args.perturbed_inputs, run.device)
+      : uniform_perturbed_inputs(
+            run.inputs,
+            UniformPerturbationOptions()
+                .samples(args.samples)
+                .radius(args.radius)
+                .seed(args.seed));
+  std::unique_ptr<ModifiedReluGradient> method =
+      make_method(run.module, args.method, args.abs);
+  torch::Tensor values = sensitivity_max(
+      explanation(*method),
+      run.inputs,
+      perturbed,
+      run.target,
+      run.extra,
+      SensitivityOptions().norm_ord(norm_order(args.norm)));
+  const int64_t n = perturbed[0].size(0) / run.inputs[0].size(0);
+  MetricReport report;
+  report.fields = {
+      {"perturbations", given ? "given" : "uniform"},
+      {"samples", n},
+      {"radius", given ? nlohmann::json() : nlohmann::json(args.radius)},
+      {"seed", given ? nlohmann::json() : nlohmann::json(args.seed)},
+      {"norm", args.norm},
+      {"values", json_values(values)},
+  };
+  report.summary = "sensitivity-max of " + args.method + ": " +
+      mean_text(values) + ", " + std::to_string(n) + " samples each";
+  return report;
+}
+
+} // namespace cli
+} // namespace guidedbp
