@@ -85,13 +85,5 @@ nlohmann::json json_values(const torch::Tensor& values);
 /// "mean M over N examples" of a 1-D tensor, ignoring NaN.
 std::string mean_text(const torch::Tensor& values);
 
-/// Throws UsageError "--OPTION applies to METRICS, not --metric M" when
-/// `given`.
-void refuse_option(
-    bool given,
-    const char* option,
-    const char* applies_to,
-    const std::string& metric);
-
 } // namespace cli
 } // namespace guidedbp

@@ -1,6 +1,7 @@
 // guidedbp evaluate: the checks every metric shares, the loading, and the
 // report. The metrics themselves are in evaluate_<metric>.cpp.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -24,6 +25,73 @@ namespace {
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() &&
       text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Which metrics take each metric's own options: one table, so that every
+// metric refuses the others' options, with the same words.
+struct MetricOption {
+  const char* option;
+  bool (*given)(const EvaluateArgs&);
+  std::vector<std::string> metrics;
+};
+
+const std::vector<MetricOption>& metric_options() {
+  using A = const EvaluateArgs&;
+  static const std::vector<std::string> kWithMethod = {
+      "sensitivity-max", "mprt", "deletion", "insertion"};
+  static const std::vector<MetricOption> options = {
+      {"--attributions",
+       [](A a) { return !a.attributions.empty(); },
+       {"infidelity"}},
+      {"--perturbations",
+       [](A a) { return !a.perturbations.empty(); },
+       {"infidelity"}},
+      {"--perturbed-inputs",
+       [](A a) { return !a.perturbed_inputs.empty(); },
+       {"infidelity", "sensitivity-max"}},
+      {"--samples",
+       [](A a) { return a.has_samples; },
+       {"infidelity", "sensitivity-max"}},
+      {"--noise-std", [](A a) { return a.has_noise_std; }, {"infidelity"}},
+      {"--normalize", [](A a) { return a.normalize; }, {"infidelity"}},
+      {"--radius", [](A a) { return a.has_radius; }, {"sensitivity-max"}},
+      {"--norm", [](A a) { return a.has_norm; }, {"sensitivity-max"}},
+      {"--seed",
+       [](A a) { return a.has_seed; },
+       {"infidelity", "sensitivity-max", "mprt"}},
+      {"--order", [](A a) { return a.has_order; }, {"mprt"}},
+      {"--strip", [](A a) { return !a.strip.empty(); }, {"mprt"}},
+      {"--plot",
+       [](A a) { return !a.plot.empty(); },
+       {"mprt", "deletion", "insertion"}},
+      {"--method", [](A a) { return a.has_method; }, kWithMethod},
+      {"--abs", [](A a) { return a.abs; }, kWithMethod},
+  };
+  return options;
+}
+
+// "a", "a and b", "a, b and c".
+std::string spoken_list(const std::vector<std::string>& items) {
+  std::string text;
+  for (size_t i = 0; i < items.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  }
+  return text;
+}
+
+// UsageError "--OPTION applies to METRICS, not to --metric M" for the first
+// option given that the metric does not take.
+void refuse_other_metrics_options(const EvaluateArgs& args) {
+  for (const MetricOption& entry : metric_options()) {
+    const auto& metrics = entry.metrics;
+    if (entry.given(args) &&
+        std::find(metrics.begin(), metrics.end(), args.metric) ==
+            metrics.end()) {
+      throw UsageError(
+          std::string(entry.option) + " applies to " + spoken_list(metrics) +
+          ", not to --metric " + args.metric + "; leave it out");
+    }
+  }
 }
 
 void check_common(const EvaluateArgs& args) {
@@ -56,6 +124,7 @@ void check_common(const EvaluateArgs& args) {
         given,
         MethodCommand::kEvaluate);
   }
+  refuse_other_metrics_options(args);
   if (args.metric == "infidelity") {
     check_infidelity_args(args);
   } else if (args.metric == "sensitivity-max") {
@@ -72,18 +141,6 @@ void check_common(const EvaluateArgs& args) {
 }
 
 } // namespace
-
-void refuse_option(
-    bool given,
-    const char* option,
-    const char* applies_to,
-    const std::string& metric) {
-  if (given) {
-    throw UsageError(
-        std::string(option) + " applies to " + applies_to +
-        ", not to --metric " + metric + "; leave it out");
-  }
-}
 
 void refuse_with_given(bool given, const char* option) {
   if (given) {

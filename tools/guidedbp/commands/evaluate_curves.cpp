@@ -13,28 +13,6 @@ namespace cli {
 
 void check_curve_args(const EvaluateArgs& args) {
   const std::string& m = args.metric;
-  refuse_option(
-      !args.attributions.empty(),
-      "--attributions",
-      "infidelity (the curves compute --method's maps)",
-      m);
-  refuse_option(
-      !args.perturbations.empty(), "--perturbations", "infidelity", m);
-  refuse_option(
-      !args.perturbed_inputs.empty(),
-      "--perturbed-inputs",
-      "infidelity and sensitivity-max",
-      m);
-  refuse_option(
-      args.has_samples, "--samples", "infidelity and sensitivity-max", m);
-  refuse_option(args.has_noise_std, "--noise-std", "infidelity", m);
-  refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
-  refuse_option(
-      args.has_seed, "--seed", "infidelity, sensitivity-max and mprt", m);
-  refuse_option(args.normalize, "--normalize", "infidelity", m);
-  refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
-  refuse_option(args.has_order, "--order", "mprt", m);
-  refuse_option(!args.strip.empty(), "--strip", "mprt", m);
   if (input_count(args) != 1) {
     throw UsageError(
         "--metric " + m + " takes one --input of images (N x C x H x W); " +

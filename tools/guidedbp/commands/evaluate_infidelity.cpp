@@ -10,19 +10,6 @@ namespace guidedbp {
 namespace cli {
 
 void check_infidelity_args(const EvaluateArgs& args) {
-  const std::string& m = args.metric;
-  refuse_option(
-      args.has_method,
-      "--method",
-      "sensitivity-max and mprt "
-      "(infidelity evaluates the given --attributions)",
-      m);
-  refuse_option(args.abs, "--abs", "sensitivity-max and mprt", m);
-  refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
-  refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
-  refuse_option(args.has_order, "--order", "mprt", m);
-  refuse_option(!args.plot.empty(), "--plot", "mprt", m);
-  refuse_option(!args.strip.empty(), "--strip", "mprt", m);
   if (args.attributions.size() != input_count(args)) {
     throw UsageError(
         "--metric infidelity needs one --attributions per --input (" +

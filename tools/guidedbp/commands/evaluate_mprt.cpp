@@ -26,26 +26,6 @@ nlohmann::json per_layer(
 } // namespace
 
 void check_mprt_args(const EvaluateArgs& args) {
-  const std::string& m = args.metric;
-  refuse_option(
-      !args.attributions.empty(),
-      "--attributions",
-      "infidelity "
-      "(mprt computes --method's attributions)",
-      m);
-  refuse_option(
-      !args.perturbations.empty(), "--perturbations", "infidelity", m);
-  refuse_option(
-      !args.perturbed_inputs.empty(),
-      "--perturbed-inputs",
-      "infidelity and sensitivity-max",
-      m);
-  refuse_option(
-      args.has_samples, "--samples", "infidelity and sensitivity-max", m);
-  refuse_option(args.has_noise_std, "--noise-std", "infidelity", m);
-  refuse_option(args.has_radius, "--radius", "sensitivity-max", m);
-  refuse_option(args.normalize, "--normalize", "infidelity", m);
-  refuse_option(args.has_norm, "--norm", "sensitivity-max", m);
   if (input_count(args) != 1) {
     throw UsageError(
         "--metric mprt compares the maps of one input; give one --input (" +

@@ -38,29 +38,6 @@ double norm_order(const std::string& text) {
 } // namespace
 
 void check_sensitivity_args(const EvaluateArgs& args) {
-  const std::string& m = args.metric;
-  refuse_option(
-      !args.attributions.empty(),
-      "--attributions",
-      "infidelity "
-      "(sensitivity-max computes --method's attributions)",
-      m);
-  refuse_option(
-      !args.perturbations.empty(),
-      "--perturbations",
-      "infidelity "
-      "(sensitivity-max takes --perturbed-inputs)",
-      m);
-  refuse_option(
-      args.has_noise_std,
-      "--noise-std",
-      "infidelity "
-      "(sensitivity-max takes --radius)",
-      m);
-  refuse_option(args.normalize, "--normalize", "infidelity", m);
-  refuse_option(args.has_order, "--order", "mprt", m);
-  refuse_option(!args.plot.empty(), "--plot", "mprt", m);
-  refuse_option(!args.strip.empty(), "--strip", "mprt", m);
   norm_order(args.norm);
   if (!args.perturbed_inputs.empty()) {
     if (args.perturbed_inputs.size() != input_count(args)) {
