@@ -24,5 +24,14 @@ inline std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
+/// A list as a sentence says it: "a", "a and b", "a, b and c".
+inline std::string spoken_list(const std::vector<std::string>& items) {
+  std::string text;
+  for (size_t i = 0; i < items.size(); ++i) {
+    text += (i == 0 ? "" : (i + 1 == items.size() ? " and " : ", ")) + items[i];
+  }
+  return text;
+}
+
 } // namespace cli
 } // namespace guidedbp

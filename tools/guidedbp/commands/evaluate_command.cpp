@@ -9,6 +9,7 @@
 #include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/target_literal.h"
+#include "cli/text.h"
 #include "commands/evaluate.h"
 #include "commands/forward_arg.h"
 #include "commands/target_convert.h"
@@ -68,15 +69,6 @@ const std::vector<MetricOption>& metric_options() {
       {"--abs", [](A a) { return a.abs; }, kWithMethod},
   };
   return options;
-}
-
-// "a", "a and b", "a, b and c".
-std::string spoken_list(const std::vector<std::string>& items) {
-  std::string text;
-  for (size_t i = 0; i < items.size(); ++i) {
-    text += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
-  }
-  return text;
 }
 
 // UsageError "--OPTION applies to METRICS, not to --metric M" for the first

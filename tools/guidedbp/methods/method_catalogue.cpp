@@ -3,21 +3,13 @@
 #include <algorithm>
 
 #include "cli/cli_error.h"
+#include "cli/text.h"
 
 namespace guidedbp {
 namespace cli {
 namespace {
 
 using C = MethodCommand;
-
-// "a, b and c"
-std::string spoken_list(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size(); ++i) {
-    text += (i == 0 ? "" : (i + 1 == names.size() ? " and " : ", ")) + names[i];
-  }
-  return text;
-}
 
 // The names of the methods `command` offers that match `keep`.
 template <typename Keep>
