@@ -240,12 +240,12 @@ TEST_F(AttributionTest, TargetsChosenFromTheOutputOfTheSameForwardPass) {
   EXPECT_EQ(result.relu_count, 1);
   // A chooser that chooses nothing, or throws, is reported as such.
   EXPECT_THROW(
-      gbp.attribute_chosen_targets(
+      (void)gbp.attribute_chosen_targets(
           {x},
           [](const torch::Tensor&) { return std::vector<guidedbp::Target>{}; }),
       c10::ValueError);
   EXPECT_THROW(
-      gbp.attribute_chosen_targets(
+      (void)gbp.attribute_chosen_targets(
           {x},
           [](const torch::Tensor&) -> std::vector<guidedbp::Target> {
             throw std::runtime_error("no");

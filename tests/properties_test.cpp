@@ -75,7 +75,7 @@ TEST_F(PropertiesTest, LeavesNothingBehindWhenTheForwardThrows) {
         net(input); // builds part of a graph first
         TORCH_CHECK(false, "model failed on purpose");
       });
-  EXPECT_THROW(gbp.attribute(x, 0), c10::Error);
+  EXPECT_THROW((void)gbp.attribute(x, 0), c10::Error);
   expect_same(snapshot(x, *net), before);
   // The same object and model still give the right answer afterwards.
   EXPECT_TRUE(torch::allclose(
@@ -88,7 +88,7 @@ TEST_F(PropertiesTest, LeavesNothingBehindWhenTargetSelectionThrows) {
   torch::jit::setGraphExecutorOptimize(true);
   auto before = snapshot(x, *net);
   guidedbp::GuidedBackprop gbp(net);
-  EXPECT_THROW(gbp.attribute(x, /*target=*/4), c10::IndexError);
+  EXPECT_THROW((void)gbp.attribute(x, /*target=*/4), c10::IndexError);
   expect_same(snapshot(x, *net), before);
   EXPECT_TRUE(torch::allclose(gbp.attribute(x, 0), captum_guided()));
 }

@@ -109,7 +109,7 @@ TEST(VisualizationTest, ColormapEndpoints) {
   // Out of range values clip to the ends.
   EXPECT_EQ(at(Colormap::kRdWhGn, -5.0, -1.0), (std::vector<int>{255, 0, 0}));
   EXPECT_THROW(
-      guidedbp::apply_colormap(torch::zeros({1}), Colormap::kGray, 1, 1),
+      (void)guidedbp::apply_colormap(torch::zeros({1}), Colormap::kGray, 1, 1),
       c10::ValueError);
 }
 
@@ -135,7 +135,7 @@ TEST(VisualizationTest, MethodsOnOnePixelPair) {
   auto green_top = guidedbp::colormap_rgb(Colormap::kGreens, 1.0);
   EXPECT_NEAR(pixel(blended, 0, 0)[1], 0.5 * int(green_top[1] * 255), 1.0);
   EXPECT_THROW(
-      guidedbp::visualize_image_attr(attr, torch::Tensor(), options),
+      (void)guidedbp::visualize_image_attr(attr, torch::Tensor(), options),
       c10::ValueError);
 }
 
