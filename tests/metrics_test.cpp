@@ -66,7 +66,7 @@ TEST_F(MetricsTest, InfidelityRejectsRowsNotAMultipleOfTheBatch) {
   torch::Tensor x = torch::zeros({2, 2}, torch::kDouble);
   torch::Tensor i = torch::zeros({3, 2}, torch::kDouble);
   try {
-    guidedbp::infidelity(linear_scalar(), {x}, {x}, {i}, {i});
+    (void)guidedbp::infidelity(linear_scalar(), {x}, {x}, {i}, {i});
     FAIL() << "expected c10::ValueError";
   } catch (const c10::ValueError& e) {
     EXPECT_NE(
@@ -213,9 +213,10 @@ TEST_F(MetricsTest, RandomizationTestNeverChangesTheModel) {
 TEST_F(MetricsTest, RandomizationTestRejectsAModelWithoutParameters) {
   guidedbp::Model f = [](torch::Tensor x) { return x.sum(1); };
   try {
-    guidedbp::model_parameter_randomization(f, [](const guidedbp::Model&) {
-      return torch::zeros({1, 2});
-    });
+    (void)guidedbp::model_parameter_randomization(
+        f, [](const guidedbp::Model&) {
+          return torch::zeros({1, 2});
+        });
     FAIL() << "expected c10::ValueError";
   } catch (const c10::ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("no parameters"), std::string::npos)

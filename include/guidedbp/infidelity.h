@@ -55,7 +55,7 @@ struct InfidelityResult {
 /// auto r = guidedbp::infidelity(model, {x}, {attr}, p.perturbations,
 ///                               p.perturbed_inputs, /*target=*/3);
 /// ```
-InfidelityResult infidelity(
+[[nodiscard]] InfidelityResult infidelity(
     const Model& model,
     const std::vector<torch::Tensor>& inputs,
     const std::vector<torch::Tensor>& attributions,
@@ -91,7 +91,7 @@ struct Perturbations {
 /// auto p = guidedbp::gaussian_perturbations(
 ///     {x}, guidedbp::GaussianPerturbationOptions().samples(20).seed(1));
 /// ```
-Perturbations gaussian_perturbations(
+[[nodiscard]] Perturbations gaussian_perturbations(
     const std::vector<torch::Tensor>& inputs,
     const GaussianPerturbationOptions& options = {});
 

@@ -56,7 +56,7 @@ struct PixelCurveResult {
 /// torch::Tensor maps = guidedbp::GuidedBackprop(model).attribute(x, 3);
 /// auto del = guidedbp::pixel_curve(model, x, maps, PixelCurve::kDeletion, 3);
 /// ```
-PixelCurveResult pixel_curve(
+[[nodiscard]] PixelCurveResult pixel_curve(
     const Model& model,
     const torch::Tensor& input,
     const torch::Tensor& maps,
@@ -72,7 +72,7 @@ PixelCurveResult pixel_curve(
 /// ```
 /// guidedbp::Target predicted = guidedbp::predicted_classes(model, x);
 /// ```
-Target predicted_classes(
+[[nodiscard]] Target predicted_classes(
     const Model& model,
     const torch::Tensor& input,
     const ForwardArgs& additional_forward_args = {});

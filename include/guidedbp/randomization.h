@@ -21,7 +21,7 @@ namespace guidedbp {
 /// ```
 /// auto layers = guidedbp::randomizable_layers(torch::jit::load("m.pt"));
 /// ```
-std::vector<std::string> randomizable_layers(const Model& model);
+[[nodiscard]] std::vector<std::string> randomizable_layers(const Model& model);
 
 /// Re-initializes the parameters and buffers of `layer` of `model` IN PLACE
 /// with PyTorch's `reset_parameters` rules, from a private generator seeded
@@ -87,7 +87,9 @@ struct RandomizationResult {
 /// ```
 /// guidedbp::MapSimilarity s = guidedbp::map_similarity(a, b);
 /// ```
-MapSimilarity map_similarity(const torch::Tensor& a, const torch::Tensor& b);
+[[nodiscard]] MapSimilarity map_similarity(
+    const torch::Tensor& a,
+    const torch::Tensor& b);
 
 /// The model parameter randomization test (Adebayo et al. 2018, "Sanity
 /// checks for saliency maps"): the maps `explain(model)` of the trained
@@ -111,7 +113,7 @@ MapSimilarity map_similarity(const torch::Tensor& a, const torch::Tensor& b);
 ///       return guidedbp::GuidedBackprop(m).attribute(x, /*target=*/3);
 ///     });
 /// ```
-RandomizationResult model_parameter_randomization(
+[[nodiscard]] RandomizationResult model_parameter_randomization(
     const Model& model,
     const std::function<torch::Tensor(const Model&)>& explain,
     const RandomizationOptions& options = {});

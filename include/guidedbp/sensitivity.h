@@ -26,7 +26,7 @@ using Explanation = std::function<std::vector<torch::Tensor>(
 /// ```
 /// auto e = guidedbp::explanation(guidedbp::GuidedBackprop(model));
 /// ```
-Explanation explanation(const ModifiedReluGradient& method);
+[[nodiscard]] Explanation explanation(const ModifiedReluGradient& method);
 
 /// Options of `sensitivity_max`.
 struct SensitivityOptions {
@@ -56,7 +56,7 @@ struct SensitivityOptions {
 /// auto xt = guidedbp::uniform_perturbed_inputs({x}, {});
 /// torch::Tensor s = guidedbp::sensitivity_max(e, {x}, xt, /*target=*/3);
 /// ```
-torch::Tensor sensitivity_max(
+[[nodiscard]] torch::Tensor sensitivity_max(
     const Explanation& explanation,
     const std::vector<torch::Tensor>& inputs,
     const std::vector<torch::Tensor>& perturbed_inputs,
@@ -82,7 +82,7 @@ struct UniformPerturbationOptions {
 /// auto xt = guidedbp::uniform_perturbed_inputs(
 ///     {x}, guidedbp::UniformPerturbationOptions().radius(0.05));
 /// ```
-std::vector<torch::Tensor> uniform_perturbed_inputs(
+[[nodiscard]] std::vector<torch::Tensor> uniform_perturbed_inputs(
     const std::vector<torch::Tensor>& inputs,
     const UniformPerturbationOptions& options = {});
 

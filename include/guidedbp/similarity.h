@@ -19,7 +19,9 @@ namespace guidedbp {
 /// ```
 /// torch::Tensor rho = guidedbp::spearman(map.abs(), randomized.abs());
 /// ```
-torch::Tensor spearman(const torch::Tensor& a, const torch::Tensor& b);
+[[nodiscard]] torch::Tensor spearman(
+    const torch::Tensor& a,
+    const torch::Tensor& b);
 
 /// Options of `ssim`.
 struct SsimOptions {
@@ -43,7 +45,7 @@ struct SsimOptions {
 /// ```
 /// torch::Tensor s = guidedbp::ssim(a.abs().sum(1), b.abs().sum(1));
 /// ```
-torch::Tensor ssim(
+[[nodiscard]] torch::Tensor ssim(
     const torch::Tensor& a,
     const torch::Tensor& b,
     const SsimOptions& options = {});
