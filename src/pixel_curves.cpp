@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "detail/metric_steps.h"
+
 namespace guidedbp {
 namespace {
 
@@ -14,18 +16,7 @@ torch::Tensor scores(
     const Model& model,
     const torch::Tensor& input,
     const ForwardArgs& args) {
-  std::vector<c10::IValue> all{input};
-  all.insert(all.end(), args.begin(), args.end());
-  c10::IValue out = model.forward(all);
-  TORCH_CHECK_TYPE(
-      out.isTensor(),
-      kWho,
-      ": the model (",
-      model.name(),
-      ") returned a ",
-      out.tagKind(),
-      "; the curves need one N x K tensor of scores");
-  torch::Tensor t = out.toTensor();
+  torch::Tensor t = detail::output_scores(model, {input}, args, kWho);
   TORCH_CHECK_VALUE(
       t.dim() == 2 && t.size(0) == input.size(0),
       kWho,

@@ -3,6 +3,8 @@
 #include <c10/util/Exception.h>
 #include <torch/torch.h>
 
+#include "detail/attribution_steps.h"
+
 namespace guidedbp {
 namespace detail {
 namespace {
@@ -52,16 +54,12 @@ std::vector<torch::Tensor> repeat_rows(
   return out;
 }
 
-torch::Tensor selected_output(
+torch::Tensor output_scores(
     const Model& model,
     const std::vector<torch::Tensor>& inputs,
-    const Target& target,
     const ForwardArgs& args,
     const char* who) {
-  torch::NoGradGuard no_grad;
-  std::vector<c10::IValue> all(inputs.begin(), inputs.end());
-  all.insert(all.end(), args.begin(), args.end());
-  c10::IValue result = model.forward(all);
+  c10::IValue result = model.forward(forward_arguments(inputs, args));
   TORCH_CHECK_TYPE(
       result.isTensor(),
       who,
@@ -70,7 +68,17 @@ torch::Tensor selected_output(
       ") returned a ",
       result.tagKind(),
       ", but the metric needs one output tensor of scores");
-  return target.select(result.toTensor()).reshape({-1});
+  return result.toTensor();
+}
+
+torch::Tensor selected_output(
+    const Model& model,
+    const std::vector<torch::Tensor>& inputs,
+    const Target& target,
+    const ForwardArgs& args,
+    const char* who) {
+  torch::NoGradGuard no_grad;
+  return target.select(output_scores(model, inputs, args, who)).reshape({-1});
 }
 
 void check_rows(

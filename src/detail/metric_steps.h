@@ -29,6 +29,14 @@ std::vector<torch::Tensor> repeat_rows(
     const std::vector<torch::Tensor>& tensors,
     int64_t n);
 
+/// The model's output for `inputs` then `args`, which must be one tensor;
+/// otherwise throws c10::TypeError naming `who` and the type returned.
+torch::Tensor output_scores(
+    const Model& model,
+    const std::vector<torch::Tensor>& inputs,
+    const ForwardArgs& args,
+    const char* who);
+
 /// The model's selected outputs, one per example, without grad (Captum's
 /// `_run_forward` then `_select_targets`).
 torch::Tensor selected_output(
