@@ -69,10 +69,6 @@ ImageInputs read_image_inputs(
     const EvaluateArgs& args,
     const torch::jit::Module& module);
 
-/// Throws UsageError "--OPTION sets generated perturbations; with given
-/// ones ..." when `given`.
-void refuse_with_given(bool given, const char* option);
-
 /// Tensors read from `paths` and moved to `device`; `what` names them in
 /// errors ("--attributions").
 std::vector<torch::Tensor> read_tensors(

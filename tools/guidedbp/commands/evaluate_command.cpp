@@ -34,6 +34,8 @@ struct MetricOption {
   const char* option;
   bool (*given)(const EvaluateArgs&);
   std::vector<std::string> metrics;
+  /// Sets how perturbations are generated, so it conflicts with given ones.
+  bool generates = false;
 };
 
 const std::vector<MetricOption>& metric_options() {
@@ -52,14 +54,19 @@ const std::vector<MetricOption>& metric_options() {
        {"infidelity", "sensitivity-max"}},
       {"--samples",
        [](A a) { return a.has_samples; },
-       {"infidelity", "sensitivity-max"}},
-      {"--noise-std", [](A a) { return a.has_noise_std; }, {"infidelity"}},
+       {"infidelity", "sensitivity-max"},
+       true},
+      {"--noise-std",
+       [](A a) { return a.has_noise_std; },
+       {"infidelity"},
+       true},
       {"--normalize", [](A a) { return a.normalize; }, {"infidelity"}},
-      {"--radius", [](A a) { return a.has_radius; }, {"sensitivity-max"}},
+      {"--radius", [](A a) { return a.has_radius; }, {"sensitivity-max"}, true},
       {"--norm", [](A a) { return a.has_norm; }, {"sensitivity-max"}},
       {"--seed",
        [](A a) { return a.has_seed; },
-       {"infidelity", "sensitivity-max", "mprt"}},
+       {"infidelity", "sensitivity-max", "mprt"},
+       true},
       {"--order", [](A a) { return a.has_order; }, {"mprt"}},
       {"--strip", [](A a) { return !a.strip.empty(); }, {"mprt"}},
       {"--plot",
@@ -72,16 +79,27 @@ const std::vector<MetricOption>& metric_options() {
 }
 
 // UsageError "--OPTION applies to METRICS, not to --metric M" for the first
-// option given that the metric does not take.
+// option given that the metric does not take; with given perturbations, the
+// options that would generate them are refused too.
 void refuse_other_metrics_options(const EvaluateArgs& args) {
+  const bool perturbations_given =
+      !args.perturbations.empty() || !args.perturbed_inputs.empty();
   for (const MetricOption& entry : metric_options()) {
+    if (!entry.given(args)) {
+      continue;
+    }
     const auto& metrics = entry.metrics;
-    if (entry.given(args) &&
-        std::find(metrics.begin(), metrics.end(), args.metric) ==
-            metrics.end()) {
+    if (std::find(metrics.begin(), metrics.end(), args.metric) ==
+        metrics.end()) {
       throw UsageError(
           std::string(entry.option) + " applies to " + spoken_list(metrics) +
           ", not to --metric " + args.metric + "; leave it out");
+    }
+    if (entry.generates && perturbations_given) {
+      throw UsageError(
+          std::string(entry.option) +
+          " sets generated perturbations, but perturbations are given (n is "
+          "their rows / N); leave it out or give no perturbation files");
     }
   }
 }
@@ -133,15 +151,6 @@ void check_common(const EvaluateArgs& args) {
 }
 
 } // namespace
-
-void refuse_with_given(bool given, const char* option) {
-  if (given) {
-    throw UsageError(
-        std::string(option) +
-        " sets generated perturbations, but perturbations are given (n is "
-        "their rows / N); leave it out or give no perturbation files");
-  }
-}
 
 std::vector<torch::Tensor> read_tensors(
     const std::vector<std::string>& paths,

@@ -19,20 +19,15 @@ void check_infidelity_args(const EvaluateArgs& args) {
   }
   const bool given =
       !args.perturbations.empty() || !args.perturbed_inputs.empty();
-  if (given) {
-    if (args.perturbations.size() != input_count(args) ||
-        args.perturbed_inputs.size() != input_count(args)) {
-      throw UsageError(
-          "given perturbations need one --perturbations and one "
-          "--perturbed-inputs per --input (" +
-          std::to_string(input_count(args)) + " --input, " +
-          std::to_string(args.perturbations.size()) + " --perturbations, " +
-          std::to_string(args.perturbed_inputs.size()) +
-          " --perturbed-inputs)");
-    }
-    refuse_with_given(args.has_samples, "--samples");
-    refuse_with_given(args.has_noise_std, "--noise-std");
-    refuse_with_given(args.has_seed, "--seed");
+  if (given &&
+      (args.perturbations.size() != input_count(args) ||
+       args.perturbed_inputs.size() != input_count(args))) {
+    throw UsageError(
+        "given perturbations need one --perturbations and one "
+        "--perturbed-inputs per --input (" +
+        std::to_string(input_count(args)) + " --input, " +
+        std::to_string(args.perturbations.size()) + " --perturbations, " +
+        std::to_string(args.perturbed_inputs.size()) + " --perturbed-inputs)");
   }
 }
 
