@@ -7,6 +7,13 @@ package that LibTorch's AOTIModelPackageLoader runs as
 
     (x_1, ..., x_n, grad_output) -> (output, attribution_1, ..., attribution_n)
 
+Guided Grad-CAM (--layer PATH) adds the layer's Grad-CAM map (N, 1, ...) as a last
+output. The neuron methods (--layer PATH) take the gradient at the layer's output
+instead of the model output's (the C++ side builds it from the neuron selector) and
+return the layer's output first:
+
+    (x_1, ..., x_n, layer_grad_output) -> (layer_output, attribution_1, ..., attribution_n)
+
 How: make_fx traces f(x, g) = (y, autograd.grad(y, x, g)) into one ATen graph,
 in which each ReLU's backward is one aten.threshold_backward(grad, out, 0)
 node. The method is a rewrite of those nodes (Guided Backprop: grad ->
@@ -22,11 +29,16 @@ import argparse
 import sys
 import time
 
-# The methods and what each does to a ReLU's backward (the library's ReluRule).
+# The methods and what each does to a ReLU's backward (the library's ReluRule),
+# and where the gradient starts: the model output ("input" methods, and "layer":
+# Guided Grad-CAM) or a layer's output ("neuron").
 METHODS = {
-    "guided-backprop": "guided",
-    "deconvolution": "deconvolution",
-    "saliency": "plain",
+    "guided-backprop": ("guided", "input"),
+    "deconvolution": ("deconvolution", "input"),
+    "saliency": ("plain", "input"),
+    "guided-gradcam": ("guided", "layer"),
+    "neuron-guided-backprop": ("guided", "neuron"),
+    "neuron-deconvolution": ("deconvolution", "neuron"),
 }
 FORMAT_VERSION = "1"  # of the metadata below; the C++ loader checks it
 
@@ -130,36 +142,121 @@ def trace_batch(shapes, asked):
     return b
 
 
-def attribution_graph(torch, module, n_inputs, samples, rule, use_abs):
-    """The traced program (x_1..x_n, g) -> (y, a_1..a_n) with the ReLU rule
-    applied to each threshold_backward node; returns (graph module, count)."""
-    from torch.fx.experimental.proxy_tensor import make_fx
+def find_layer(torch, ep, layer):
+    """The module to trace (torch.export.unflatten keeps the submodules, so that a
+    forward hook on the one at `layer` sees its output) and that submodule."""
+    try:
+        module = torch.export.unflatten(ep)
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(
+            f"cannot rebuild the model's submodules to find --layer {layer} "
+            f"({first_line(e)}); see docs/export.md, Limits")
+    modules = dict(module.named_modules())
+    if not layer or layer not in modules:
+        names = [n for n in modules if n]
+        few = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise ExportError(
+            f"--layer {layer}: the model has no submodule of that name; "
+            f"named_modules() paths are: {few}")
+    return module, modules[layer]
+
+
+def traced_program(torch, module, layer, kind, n_inputs):
+    """The function make_fx traces. kind "input": (x.., g) -> (y, a..);
+    "layer": (x.., g) -> (y, a.., map) with the Grad-CAM map of `layer`;
+    "neuron": (x.., g_layer) -> (layer output, a..)."""
+    import torch.nn.functional as F
+
+    def run_with_layer(leaves):
+        captured = []
+        handle = None if layer is None else layer.register_forward_hook(
+            lambda _m, _i, out: captured.append(out))
+        try:
+            y = module(*leaves)
+        finally:
+            if handle is not None:
+                handle.remove()
+        if layer is None:
+            return y, None
+        if len(captured) != 1:
+            raise ExportError(
+                f"the layer runs {len(captured)} times in one forward pass; a layer "
+                "method needs a submodule that runs once")
+        out = captured[0]
+        if not isinstance(out, torch.Tensor) or out.dim() < 2 or not out.requires_grad:
+            raise ExportError(
+                "the layer's output is not one (N, C, ...) tensor computed from the "
+                "inputs; choose another --layer")
+        return y, out
 
     def program(*args):
         xs = list(args[:n_inputs])
         g = args[n_inputs]
         with torch.enable_grad():
             leaves = [x.detach().requires_grad_(True) for x in xs]
-            y = module(*leaves)
-            if not isinstance(y, torch.Tensor):
+            y, activations = run_with_layer(leaves)
+            if kind != "neuron" and not isinstance(y, torch.Tensor):
                 raise ExportError(
                     "the model returns a " + type(y).__name__ +
                     ", not one tensor; export a module that returns the scores tensor")
-            grads = torch.autograd.grad(y, leaves, g, allow_unused=True)
+            cam = None
+            if kind == "layer":
+                # Grad-CAM: the plain gradient at the layer, channel weights from
+                # its spatial mean, relu of the weighted sum (the library's
+                # grad_cam_map); these ReLU backwards stay plain.
+                (gradient,) = torch.autograd.grad(
+                    y, activations, g, retain_graph=True, allow_unused=True)
+                if gradient is None:
+                    gradient = torch.zeros_like(activations)
+                weights = gradient
+                if gradient.dim() > 2:
+                    weights = gradient.mean(list(range(2, gradient.dim())), keepdim=True)
+                cam = F.relu((weights * activations.detach()).sum(1, keepdim=True))
+            start = activations if kind == "neuron" else y
+            grads = torch.autograd.grad(start, leaves, g, allow_unused=True)
         grads = [torch.zeros_like(x) if a is None else a for x, a in zip(xs, grads)]
-        if use_abs:
-            grads = [a.abs() for a in grads]
+        if kind == "layer":
+            # Guided Backprop times the map upsampled to each input ('nearest',
+            # Captum's default).
+            grads = [a * F.interpolate(cam, size=list(x.shape[2:]), mode="nearest").to(a.dtype)
+                     for x, a in zip(xs, grads)]
+            return (y.detach(), *grads, cam)
+        if kind == "neuron":
+            return (activations.detach(), *grads)
         return (y.detach(), *grads)
 
-    gm = make_fx(program, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*samples)
+    return program
+
+
+def attribution_graph(torch, program, samples, rule, use_abs, kind):
+    """The traced program with the ReLU rule applied to each threshold_backward
+    node (for Guided Grad-CAM, those of the Guided Backprop part only: the
+    Grad-CAM map's ancestors keep the plain gradient); returns (graph module,
+    count of nodes rewritten)."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def with_abs(*args):
+        out = program(*args)
+        return (out[0], *[a.abs() for a in out[1:]]) if use_abs else out
+
+    gm = make_fx(with_abs, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*samples)
     aten = torch.ops.aten
+    plain = set()
+    if kind == "layer":
+        output = next(n for n in gm.graph.nodes if n.op == "output")
+        stack = [output.args[0][-1]]
+        while stack:
+            node = stack.pop()
+            if node not in plain:
+                plain.add(node)
+                stack.extend(node.all_input_nodes)
     count = 0
     for node in list(gm.graph.nodes):
         if node.op != "call_function" or node.target != aten.threshold_backward.default:
             continue
         grad, _, threshold = node.args
-        if threshold != 0:
-            continue  # not a ReLU (a Threshold module with another value)
+        if threshold != 0 or node in plain:
+            continue  # not a ReLU (another Threshold), or Grad-CAM's plain part
         count += 1
         if rule == "plain":
             continue
@@ -177,9 +274,13 @@ def attribution_graph(torch, module, n_inputs, samples, rule, use_abs):
 
 def export_package(args):
     torch = check_torch(args.libtorch_version)
-    rule = METHODS[args.method]
+    rule, kind = METHODS[args.method]
     if args.abs and args.method != "saliency":
         raise ExportError(f"--abs is for --method saliency, not {args.method}")
+    if kind == "input" and args.layer:
+        raise ExportError(f"--layer is for the layer and neuron methods, not {args.method}")
+    if kind != "input" and not args.layer:
+        raise ExportError(f"--method {args.method} needs --layer PATH (a named_modules() path)")
     if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
         raise ExportError(
             f"--device {args.device}: this python3's torch has no CUDA device; "
@@ -195,10 +296,15 @@ def export_package(args):
             "torch.export.save(torch.export.export(model, (x,)), path)")
     shapes = input_shapes(ep)
     batch = trace_batch(shapes, args.trace_batch)
-    module = ep.module()
-    # The unlifted module checks each call against the shapes it was exported
-    # with; the trace runs at its own batch size, and export checks the result.
-    module._forward_pre_hooks.clear()
+    layer = None
+    if kind == "input":
+        module = ep.module()
+        # The unlifted module checks each call against the shapes it was
+        # exported with; the trace runs at its own batch size, and export
+        # checks the result.
+        module._forward_pre_hooks.clear()
+    else:
+        module, layer = find_layer(torch, ep, args.layer)
     for p in module.parameters():
         p.requires_grad_(False)
     device = torch.device(args.device)
@@ -206,6 +312,9 @@ def export_package(args):
     generator = torch.Generator().manual_seed(0)
     samples = [torch.randn([batch] + shape[1:], generator=generator, dtype=dtype).to(device)
                for _, shape, dtype in shapes]
+    captured = []
+    handle = None if layer is None else layer.register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
     with torch.no_grad():
         try:
             y = module(*samples)
@@ -213,14 +322,39 @@ def export_package(args):
             raise ExportError(
                 f"the model fails at batch size {batch} ({first_line(e)}); export it "
                 "with a dynamic batch: dynamic_shapes={'x': {0: torch.export.Dim('batch')}}")
-    if not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != batch:
+        finally:
+            if handle is not None:
+                handle.remove()
+    if kind != "neuron" and (not isinstance(y, torch.Tensor) or y.dim() == 0
+                             or y.shape[0] != batch):
         raise ExportError(
             "the model's output is not one tensor with the batch first; export a module "
             "that returns the scores tensor")
-    g = torch.randn(y.shape, generator=generator, dtype=y.dtype).to(device)
+    layer_shape = []
+    if layer is not None:
+        out = captured[0] if len(captured) == 1 else None
+        if out is None or not isinstance(out, torch.Tensor) or out.dim() < 2 \
+                or out.shape[0] != batch:
+            raise ExportError(
+                f"--layer {args.layer}: " +
+                (f"runs {len(captured)} times in one forward pass"
+                 if len(captured) != 1 else "its output is not one (N, C, ...) tensor") +
+                "; choose a submodule that runs once and returns one tensor")
+        layer_shape = list(out.shape[1:])
+        if kind == "layer":
+            for name, shape, _ in shapes:
+                if len(shape) != out.dim() or out.dim() < 3:
+                    raise ExportError(
+                        f"guided-gradcam: --layer {args.layer} gives [N, "
+                        f"{', '.join(str(d) for d in layer_shape)}], whose Grad-CAM map "
+                        f"cannot be upsampled to input '{name}' ([N, "
+                        f"{', '.join(str(d) for d in shape[1:])}]); choose a layer whose "
+                        "output has the input's dimensions (a convolutional one)")
+    start = out if kind == "neuron" else y
+    g = torch.randn(start.shape, generator=generator, dtype=start.dtype).to(device)
     try:
-        gm, count = attribution_graph(
-            torch, module, len(samples), samples + [g], rule, args.abs)
+        program = traced_program(torch, module, layer, kind, len(samples))
+        gm, count = attribution_graph(torch, program, samples + [g], rule, args.abs, kind)
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -230,7 +364,8 @@ def export_package(args):
         print("guidedbp: warning: no ReLU found to override; the package "
               "computes the plain gradient (Saliency)", file=sys.stderr)
 
-    names = [name for name, _, _ in shapes] + ["grad_output"]
+    names = [name for name, _, _ in shapes] + [
+        "layer_grad_output" if kind == "neuron" else "grad_output"]
     batch_dim = torch.export.Dim("batch", min=1)
     dynamic = tuple({0: batch_dim} for _ in names)
     try:
@@ -244,14 +379,20 @@ def export_package(args):
         "guidedbp.format": FORMAT_VERSION,
         "guidedbp.method": args.method,
         "guidedbp.abs": "1" if args.abs else "0",
-        "guidedbp.layer": "",
+        "guidedbp.layer": args.layer,
+        # The layer output's shape without the batch (neuron and Grad-CAM
+        # packages); "" for the input methods.
+        "guidedbp.layer_shape": ",".join(str(int(d)) for d in layer_shape),
         "guidedbp.relu_count": str(count),
         # Each input's shape without the batch, ';' between inputs: "1,28,28".
         "guidedbp.input_shapes": ";".join(
             ",".join(str(int(d)) for d in shape[1:]) for _, shape, _ in shapes),
         "guidedbp.input_names": ",".join(name for name, _, _ in shapes),
         "guidedbp.dtype": str(shapes[0][2]).replace("torch.", ""),
-        "guidedbp.output_shape": ",".join(str(int(d)) for d in y.shape[1:]),
+        # The model output's shape without the batch ("" when a neuron
+        # package's model returns no single tensor).
+        "guidedbp.output_shape": ",".join(str(int(d)) for d in y.shape[1:])
+        if isinstance(y, torch.Tensor) else "",
         "guidedbp.device": args.device,
         "guidedbp.version": args.guidedbp_version,
         "guidedbp.torch_version": torch.__version__,
@@ -265,7 +406,8 @@ def export_package(args):
         raise ExportError(
             f"AOTInductor cannot compile the program ({first_line(e)}); see docs/export.md, Limits")
     done = time.monotonic()
-    print(f"guidedbp: exported {args.method}, {count} ReLU"
+    print(f"guidedbp: exported {args.method}"
+          f"{' of layer ' + args.layer if args.layer else ''}, {count} ReLU"
           f"{'' if count == 1 else 's'} rewritten, batch dynamic (traced at {batch}); "
           f"trace+export {traced_at - started:.1f} s, compile {done - traced_at:.1f} s",
           file=sys.stderr)
@@ -281,8 +423,10 @@ def main(argv=None):
         prog="guidedbp export",
         description="Compile a torch.export model's attribution into an AOTInductor package")
     parser.add_argument("--model", required=True, help="ExportedProgram (torch.export.save)")
-    parser.add_argument("--method", required=True, choices=sorted(METHODS))
+    parser.add_argument("--method", required=True, choices=list(METHODS))
     parser.add_argument("--abs", action="store_true", help="saliency: absolute value")
+    parser.add_argument("--layer", default="",
+                        help="guided-gradcam and neuron methods: a named_modules() path")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--output", required=True, help="the package, .pt2")
     parser.add_argument("--libtorch-version", default="", help="major.minor the package must match")
