@@ -78,6 +78,50 @@ torch::Tensor grad_output(
       .detach();
 }
 
+// Where a package's gradient starts and what it returns besides the output and
+// the attributions (guidedbp_export.py's METHODS).
+enum class PackageKind {
+  kInput,  // (x.., grad_output) -> (output, a..)
+  kLayer,  // guided-gradcam: (x.., grad_output) -> (output, a.., map)
+  kNeuron, // (x.., layer_grad_output) -> (layer output, a..)
+};
+
+// The method's kind; false for a method this guidedbp cannot run.
+bool package_kind(const std::string& method, PackageKind& kind) {
+  if (method == "guided-backprop" || method == "deconvolution" ||
+      method == "saliency") {
+    kind = PackageKind::kInput;
+  } else if (method == "guided-gradcam") {
+    kind = PackageKind::kLayer;
+  } else if (
+      method == "neuron-guided-backprop" || method == "neuron-deconvolution") {
+    kind = PackageKind::kNeuron;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The gradient of the selected neurons' sum with respect to a layer output of
+// these values: what a neuron package takes. Computed with autograd on a
+// copy, so every NeuronSelector form and its typed errors are
+// NeuronSelector::select's own.
+torch::Tensor neuron_grad_output(
+    const NeuronSelector& neuron,
+    const torch::Tensor& layer) {
+  detail::AttributionModeGuard mode;
+  torch::Tensor values = layer.detach().clone().requires_grad_(true);
+  torch::Tensor selected = neuron.select(values);
+  torch::Tensor grad = torch::autograd::grad(
+      {selected},
+      {values},
+      {torch::ones_like(selected)},
+      /*retain_graph=*/false,
+      /*create_graph=*/false,
+      /*allow_unused=*/true)[0];
+  return grad.defined() ? grad.detach() : torch::zeros_like(values);
+}
+
 } // namespace
 
 bool compiled_packages_supported() {
@@ -86,6 +130,8 @@ bool compiled_packages_supported() {
 
 struct CompiledAttribution::Impl {
   CompiledMetadata metadata;
+  std::string path;
+  PackageKind kind = PackageKind::kInput;
   torch::Device device{torch::kCPU};
 #if GUIDEDBP_HAS_AOTI
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader;
@@ -157,6 +203,7 @@ CompiledAttribution::CompiledAttribution(const std::string& package_path)
   m.method = field("method");
   m.abs = field("abs") == "1";
   m.layer = field("layer");
+  m.layer_shape = parse_shape(field("layer_shape"));
   m.relu_count = std::stoll(field("relu_count"));
   std::stringstream shapes(field("input_shapes"));
   std::string one;
@@ -169,15 +216,24 @@ CompiledAttribution::CompiledAttribution(const std::string& package_path)
   m.guidedbp_version = field("version");
   m.torch_version = field("torch_version");
   impl_->device = torch::Device(m.device.empty() ? "cpu" : m.device);
+  impl_->path = package_path;
   TORCH_CHECK_VALUE(
-      m.method == "guided-backprop" || m.method == "deconvolution" ||
-          m.method == "saliency",
+      package_kind(m.method, impl_->kind),
       kWho,
       ": ",
       package_path,
       " computes '",
       m.method,
-      "', which this guidedbp cannot run");
+      "', which this guidedbp cannot run; export it with this guidedbp");
+  TORCH_CHECK_VALUE(
+      impl_->kind == PackageKind::kInput ||
+          (!m.layer.empty() && !m.layer_shape.empty()),
+      kWho,
+      ": ",
+      package_path,
+      " computes ",
+      m.method,
+      " but records no layer; export it again with this guidedbp");
 #else
   TORCH_CHECK_NOT_IMPLEMENTED(
       false,
@@ -272,62 +328,144 @@ std::vector<torch::Tensor> checked_inputs(
 
 } // namespace
 
-AttributionResult CompiledAttribution::attribute_targets(
-    const std::vector<torch::Tensor>& inputs,
-    const std::vector<Target>& targets) const {
+bool CompiledAttribution::is_neuron() const {
+  return impl_->kind == PackageKind::kNeuron;
+}
+
+namespace {
+
+// `rest` with the batch size in front.
+std::vector<int64_t> with_batch(
+    int64_t batch,
+    const std::vector<int64_t>& rest) {
+  std::vector<int64_t> shape{batch};
+  shape.insert(shape.end(), rest.begin(), rest.end());
+  return shape;
+}
+
+// The c10::ValueError for a call that does not fit the package's kind.
+[[noreturn]] void wrong_kind(
+    const CompiledAttribution::Impl& impl,
+    const char* call,
+    const char* instead) {
   TORCH_CHECK_VALUE(
-      !targets.empty(),
+      false,
       kWho,
-      ".attribute_targets: no targets given; pass at least one");
-  const CompiledMetadata& m = impl_->metadata;
-  const std::vector<torch::Tensor> contiguous =
-      checked_inputs(inputs, m, impl_->device);
-  const int64_t batch = contiguous[0].size(0);
-  std::vector<int64_t> output_shape{batch};
-  output_shape.insert(
-      output_shape.end(), m.output_shape.begin(), m.output_shape.end());
-  const torch::TensorOptions options =
-      torch::TensorOptions().dtype(m.dtype).device(impl_->device);
-  // Every target's grad_output before the (expensive) package call, so that
-  // a bad target fails first.
-  std::vector<torch::Tensor> grads;
-  for (const Target& target : targets) {
-    grads.push_back(grad_output(target, output_shape, options));
-  }
-  if (m.relu_count == 0 && m.method != "saliency") {
-    TORCH_WARN(
-        kWho,
-        ": the package rewrote no ReLU at export, so the result is a plain "
-        "gradient (ReLU6, LeakyReLU, ... are not overridden)");
-  }
-  // K targets: the batch stacked K times, one package call.
-  const int64_t k = static_cast<int64_t>(targets.size());
+      ".",
+      call,
+      ": ",
+      impl.path,
+      " computes ",
+      impl.metadata.method,
+      impl.metadata.layer.empty() ? std::string()
+                                  : " of layer " + impl.metadata.layer,
+      "; ",
+      instead);
+}
+
+} // namespace
+
+// One package call on the batch stacked K times (once per gradient): the
+// package's outputs, checked in number.
+static std::vector<torch::Tensor> run_stacked(
+    CompiledAttribution::Impl& impl,
+    const std::vector<torch::Tensor>& contiguous,
+    const std::vector<torch::Tensor>& grads) {
+  const size_t k = grads.size();
   std::vector<torch::Tensor> arguments;
   for (const torch::Tensor& x : contiguous) {
     arguments.push_back(
         k == 1 ? x : torch::cat(std::vector<torch::Tensor>(k, x)));
   }
   arguments.push_back(k == 1 ? grads[0] : torch::cat(grads));
-  std::vector<torch::Tensor> outputs = impl_->run(std::move(arguments));
+  std::vector<torch::Tensor> outputs = impl.run(std::move(arguments));
+  const size_t expected =
+      contiguous.size() + (impl.kind == PackageKind::kLayer ? 2 : 1);
   TORCH_CHECK(
-      outputs.size() == inputs.size() + 1,
+      outputs.size() == expected,
       kWho,
       ": the package returned ",
       outputs.size(),
-      " tensors; expected the output and ",
-      inputs.size(),
-      " attribution(s)");
-  AttributionResult result;
+      " tensors; expected ",
+      expected,
+      " (the output, ",
+      contiguous.size(),
+      " attribution(s)",
+      impl.kind == PackageKind::kLayer ? ", the Grad-CAM map)" : ")");
+  return outputs;
+}
+
+// The attributions (and Guided Grad-CAM maps) of K gradients from one call.
+static GuidedGradCamTargetsResult stacked_result(
+    CompiledAttribution::Impl& impl,
+    const std::vector<torch::Tensor>& contiguous,
+    const std::vector<torch::Tensor>& grads) {
+  const CompiledMetadata& m = impl.metadata;
+  if (m.relu_count == 0 && m.method != "saliency") {
+    TORCH_WARN(
+        kWho,
+        ": the package rewrote no ReLU at export, so the result is a plain "
+        "gradient (ReLU6, LeakyReLU, ... are not overridden)");
+  }
+  const int64_t batch = contiguous[0].size(0);
+  const std::vector<torch::Tensor> outputs =
+      run_stacked(impl, contiguous, grads);
+  GuidedGradCamTargetsResult result;
   result.relu_count = m.relu_count;
   result.output = outputs[0].narrow(0, 0, batch).clone();
+  const auto k = static_cast<int64_t>(grads.size());
   result.attributions.resize(k);
   for (int64_t t = 0; t < k; ++t) {
-    for (size_t i = 0; i < inputs.size(); ++i) {
+    for (size_t i = 0; i < contiguous.size(); ++i) {
       result.attributions[t].push_back(
           outputs[i + 1].narrow(0, t * batch, batch).clone());
     }
+    if (impl.kind == PackageKind::kLayer) {
+      result.grad_cams.push_back(
+          outputs.back().narrow(0, t * batch, batch).clone());
+    }
   }
   return result;
+}
+
+// Guided Backprop's targets on an input or Guided Grad-CAM package.
+static GuidedGradCamTargetsResult target_result(
+    CompiledAttribution::Impl& impl,
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets,
+    const char* call) {
+  if (impl.kind == PackageKind::kNeuron) {
+    wrong_kind(
+        impl,
+        call,
+        "it explains a neuron of the layer, not a target: call "
+        "attribute_neuron with a NeuronSelector");
+  }
+  TORCH_CHECK_VALUE(
+      !targets.empty(),
+      kWho,
+      ".",
+      call,
+      ": no targets given; pass at least one");
+  const CompiledMetadata& m = impl.metadata;
+  const std::vector<torch::Tensor> contiguous =
+      checked_inputs(inputs, m, impl.device);
+  const torch::TensorOptions options =
+      torch::TensorOptions().dtype(m.dtype).device(impl.device);
+  // Every target's grad_output before the (expensive) package call, so that
+  // a bad target fails first.
+  std::vector<torch::Tensor> grads;
+  for (const Target& target : targets) {
+    grads.push_back(grad_output(
+        target, with_batch(contiguous[0].size(0), m.output_shape), options));
+  }
+  return stacked_result(impl, contiguous, grads);
+}
+
+AttributionResult CompiledAttribution::attribute_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<Target>& targets) const {
+  return target_result(*impl_, inputs, targets, "attribute_targets");
 }
 
 torch::Tensor CompiledAttribution::forward(
@@ -335,11 +473,10 @@ torch::Tensor CompiledAttribution::forward(
   const CompiledMetadata& m = impl_->metadata;
   std::vector<torch::Tensor> arguments =
       checked_inputs(inputs, m, impl_->device);
-  std::vector<int64_t> output_shape{arguments[0].size(0)};
-  output_shape.insert(
-      output_shape.end(), m.output_shape.begin(), m.output_shape.end());
   arguments.push_back(torch::zeros(
-      output_shape,
+      with_batch(
+          arguments[0].size(0),
+          impl_->kind == PackageKind::kNeuron ? m.layer_shape : m.output_shape),
       torch::TensorOptions().dtype(m.dtype).device(impl_->device)));
   return impl_->run(std::move(arguments)).at(0).clone();
 }
@@ -347,6 +484,19 @@ torch::Tensor CompiledAttribution::forward(
 AttributionResult CompiledAttribution::attribute_chosen_targets(
     const std::vector<torch::Tensor>& inputs,
     const ChooseTargets& choose) const {
+  return attribute_targets_with_maps(inputs, choose);
+}
+
+GuidedGradCamTargetsResult CompiledAttribution::attribute_targets_with_maps(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseTargets& choose) const {
+  if (impl_->kind == PackageKind::kNeuron) {
+    wrong_kind(
+        *impl_,
+        "attribute_chosen_targets",
+        "it explains a neuron of the layer, not a target: call "
+        "attribute_chosen_neurons");
+  }
   // One call for the output the chooser needs.
   const torch::Tensor output = forward(inputs);
   const std::vector<Target> targets = choose(output);
@@ -355,8 +505,99 @@ AttributionResult CompiledAttribution::attribute_chosen_targets(
       kWho,
       ".attribute_chosen_targets: the target chooser returned no targets; "
       "return at least one");
-  AttributionResult result = attribute_targets(inputs, targets);
+  GuidedGradCamTargetsResult result =
+      target_result(*impl_, inputs, targets, "attribute_chosen_targets");
   result.output = output;
+  return result;
+}
+
+torch::Tensor CompiledAttribution::attribute_neuron(
+    const torch::Tensor& input,
+    const NeuronSelector& neuron_selector,
+    const NeuronAttributionOptions& options) const {
+  return attribute_neuron(
+      std::vector<torch::Tensor>{input}, neuron_selector, options)[0];
+}
+
+std::vector<torch::Tensor> CompiledAttribution::attribute_neuron(
+    const std::vector<torch::Tensor>& inputs,
+    const NeuronSelector& neuron_selector,
+    const NeuronAttributionOptions& options) const {
+  return std::move(attribute_neuron_targets(inputs, {neuron_selector}, options)
+                       .attributions[0]);
+}
+
+AttributionResult CompiledAttribution::attribute_neuron_targets(
+    const std::vector<torch::Tensor>& inputs,
+    const std::vector<NeuronSelector>& neurons,
+    const NeuronAttributionOptions& options) const {
+  Impl& impl = *impl_;
+  if (impl.kind != PackageKind::kNeuron) {
+    wrong_kind(
+        impl,
+        "attribute_neuron",
+        "a neuron call needs a package of neuron-guided-backprop or "
+        "neuron-deconvolution (guidedbp export --layer PATH); call attribute");
+  }
+  TORCH_CHECK_NOT_IMPLEMENTED(
+      !options.attribute_to_neuron_input(),
+      kWho,
+      ".attribute_neuron: attribute_to_neuron_input is not compiled into "
+      "packages (",
+      impl.path,
+      " takes the gradient at the output of layer ",
+      impl.metadata.layer,
+      "); select the neuron from the layer's output, or choose the layer "
+      "before it");
+  TORCH_CHECK_VALUE(
+      !neurons.empty(),
+      kWho,
+      ".attribute_neuron_targets: no neurons given; pass at least one");
+  const CompiledMetadata& m = impl.metadata;
+  const std::vector<torch::Tensor> contiguous =
+      checked_inputs(inputs, m, impl.device);
+  const std::vector<int64_t> layer_shape =
+      with_batch(contiguous[0].size(0), m.layer_shape);
+  // The index forms select the same entries whatever the layer's values; a
+  // callable needs them (one more call).
+  torch::Tensor values;
+  for (const NeuronSelector& neuron : neurons) {
+    if (neuron.is_function() && !values.defined()) {
+      values = forward(contiguous);
+    }
+  }
+  const torch::Tensor zeros = torch::zeros(
+      layer_shape, torch::TensorOptions().dtype(m.dtype).device(impl.device));
+  std::vector<torch::Tensor> grads;
+  for (const NeuronSelector& neuron : neurons) {
+    grads.push_back(
+        neuron_grad_output(neuron, neuron.is_function() ? values : zeros));
+  }
+  GuidedGradCamTargetsResult result = stacked_result(impl, contiguous, grads);
+  return std::move(static_cast<AttributionResult&>(result));
+}
+
+AttributionResult CompiledAttribution::attribute_chosen_neurons(
+    const std::vector<torch::Tensor>& inputs,
+    const ChooseNeurons& choose,
+    const NeuronAttributionOptions& options) const {
+  if (impl_->kind != PackageKind::kNeuron) {
+    wrong_kind(
+        *impl_,
+        "attribute_chosen_neurons",
+        "a neuron call needs a package of neuron-guided-backprop or "
+        "neuron-deconvolution (guidedbp export --layer PATH); call "
+        "attribute_chosen_targets");
+  }
+  const torch::Tensor layer = forward(inputs);
+  const std::vector<NeuronSelector> neurons = choose(layer);
+  TORCH_CHECK_VALUE(
+      !neurons.empty(),
+      kWho,
+      ".attribute_chosen_neurons: the neuron chooser returned no neurons; "
+      "return at least one");
+  AttributionResult result = attribute_neuron_targets(inputs, neurons, options);
+  result.output = layer;
   return result;
 }
 

@@ -108,6 +108,12 @@ class NeuronSelector {
   /// A Python-like literal: `7`, `(5, 1, 2)`, `(0:4, 1)`, `<callable>`.
   std::string to_string() const;
 
+  /// True for a callable selector, whose selection depends on the layer's
+  /// values (the index forms select the same entries whatever the values).
+  bool is_function() const {
+    return static_cast<bool>(function_);
+  }
+
  private:
   bool is_int_ = false;
   std::vector<NeuronIndex> indices_;
