@@ -57,8 +57,9 @@ struct AttributeArgs {
 /// with a method into an AOTInductor package (export_command.cpp).
 struct ExportArgs {
   std::string model;  ///< --model EP.pt2 (torch.export.save)
-  std::string method; ///< --method, an input method of the catalogue
+  std::string method; ///< --method, a method the catalogue offers kExport
   bool abs = false;   ///< saliency: absolute value, compiled in
+  std::string layer;  ///< --layer PATH: guided-gradcam and neuron methods
   std::string device = "cpu";
   std::string output;      ///< --output PKG.pt2
   int64_t trace_batch = 0; ///< --trace-batch; 0: the exporter chooses

@@ -17,7 +17,8 @@ Files:
   PKG.pt2  the package (AOTInductor): the model's output and the method's
            attribution, one compiled program; its batch size is dynamic, its
            other sizes and dtype are EP.pt2's. Give it to `guidedbp attribute
-           --model PKG.pt2` or guidedbp::CompiledAttribution.
+           --model PKG.pt2` or guidedbp::CompiledAttribution. A neuron
+           package takes the neuron at run time (attribute --neuron SPEC).
 
 Needs python3 with torch >= 2.6, the version of the LibTorch guidedbp was built
 with, setuptools, Python's headers and g++ (Debian 13: python3-torch
@@ -27,6 +28,8 @@ Compiling takes 20-60 s. See docs/export.md.
 Example:
   guidedbp export --model ep.pt2 --method guided-backprop --output gbp.pt2
   guidedbp attribute --model gbp.pt2 --input x.npy --target 3 --output a.npy
+  guidedbp export --model ep.pt2 --method guided-gradcam --layer layer4 \
+      --output ggc.pt2
 
 Exit status: 0 success, 1 error (one line on stderr), 2 usage error.)";
 
@@ -43,6 +46,11 @@ CLI::App* add_export_command(CLI::App& app, ExportArgs& args) {
   e->add_option("--method", args.method, "attribution method compiled in")
       ->required()
       ->check(CLI::IsMember(method_names(MethodCommand::kExport)));
+  e->add_option(
+      "--layer",
+      args.layer,
+      "guided-gradcam and neuron methods: the layer, its named_modules() path "
+      "(e.g. layer4, features.18), recorded in the package");
   e->add_flag(
       "--abs",
       args.abs,

@@ -74,28 +74,48 @@ std::string describe(const torch::Tensor& t) {
       std::string(c10::toString(t.scalar_type()));
 }
 
-// A package of `guidedbp export` (.pt2): the method is compiled in, so the
-// options that choose one only have to agree with it.
+// A package of `guidedbp export` (.pt2): the method (and its layer) is
+// compiled in, so the options that choose one only have to agree with it; a
+// neuron package takes --neuron, the others --target.
 std::vector<torch::Tensor> package_attributions(
     const AttributeArgs& args,
+    const MethodOptions& given,
     const std::vector<torch::Tensor>& inputs,
     const std::vector<Target>& targets,
     bool stacked) {
-  if (!args.layer.empty() || args.has_neuron || args.has_interpolate ||
-      args.attribute_to_layer_input || args.attribute_to_neuron_input) {
-    throw UsageError(
-        "--layer, --neuron, --interpolate and --attribute-to-*-input do not "
-        "apply to a package (" +
-        args.model + "): it computes one input method");
-  }
   if (!args.forward_args.empty()) {
     throw UsageError(
         "--forward-arg does not apply to a package (" + args.model +
         "): it takes tensor inputs only");
   }
   std::unique_ptr<CompiledAttribution> package = load_package(args.model);
-  check_package_method(
-      *package, args.model, args.has_method, args.method, args.abs);
+  PackageRequest request;
+  request.has_method = args.has_method;
+  request.method = args.method;
+  request.abs = args.abs;
+  request.layer = args.layer;
+  check_package_request(*package, args.model, request);
+  const MethodInfo& info =
+      find_method(package->method(), MethodCommand::kAttribute);
+  MethodOptions options = given;
+  options.layer = info.needs_layer(); // the package's own
+  check_method_options(info, options, MethodCommand::kAttribute);
+  check_layer_literals(args);
+  // (check_method_options left these to the method that takes them.)
+  const std::string fixed = args.attribute_to_layer_input
+      ? "--attribute-to-layer-input"
+      : args.attribute_to_neuron_input ? "--attribute-to-neuron-input"
+      : args.has_interpolate && args.interpolate != "nearest"
+      ? "--interpolate " + args.interpolate
+      : "";
+  if (!fixed.empty()) {
+    throw UsageError(
+        fixed + ": " + args.model + " computes " + package->method() +
+        " from the output of layer " + package->metadata().layer +
+        (package->is_neuron() ? "" : ", upsampled with nearest") +
+        " (compiled in by guidedbp export); use a TorchScript model for " +
+        fixed);
+  }
   const CompiledMetadata& meta = package->metadata();
   const torch::Device device(meta.device.empty() ? "cpu" : meta.device);
   if (args.runtime.device != "cpu" &&
@@ -113,6 +133,14 @@ std::vector<torch::Tensor> package_attributions(
           "; convert the input");
     }
     on_device.push_back(inputs[i].to(device));
+  }
+  if (package->is_neuron()) {
+    std::vector<torch::Tensor> attributions;
+    for (const torch::Tensor& a :
+         package->attribute_neuron(on_device, to_neuron(args.neuron))) {
+      attributions.push_back(a.to(torch::kCPU));
+    }
+    return attributions;
   }
   std::vector<std::vector<torch::Tensor>> per_target =
       package->attribute_targets(on_device, targets).attributions;
@@ -216,7 +244,7 @@ int run_attribute(const AttributeArgs& args) {
   }
   std::vector<torch::Tensor> attributions;
   if (package) {
-    attributions = package_attributions(args, inputs, targets, stacked);
+    attributions = package_attributions(args, given, inputs, targets, stacked);
   } else if (method_info.needs_layer()) {
     for (const torch::Tensor& a :
          layer_attributions(module, args, on_device, targets, stacked, extra)) {

@@ -18,14 +18,16 @@ ExplainPlan plan_explain(const ExplainArgs& args) {
   given.abs = args.abs;
   given.layer = !args.layer.empty();
   given.interpolate = args.has_interpolate || args.gradcam_map;
-  // A package's method is its own (ExplainStages checks --method and --abs
-  // against it); the layer options never apply to one.
+  // A package's method and layer are its own (ExplainStages checks --method,
+  // --abs, --layer and --gradcam-map against them); its upsampling is
+  // compiled in.
   if (!is_package_path(args.model)) {
     check_method_options(method, given, MethodCommand::kExplain);
-  } else if (given.layer || given.interpolate) {
+  } else if (args.has_interpolate) {
     throw UsageError(
-        "--layer, --interpolate and --gradcam-map do not apply to a package (" +
-        args.model + "): it computes one input method");
+        "--interpolate does not apply to a package (" + args.model +
+        "): a guided-gradcam package upsamples with nearest, compiled in by "
+        "guidedbp export");
   }
   if (args.images.empty() && args.files_from.empty()) {
     throw UsageError(

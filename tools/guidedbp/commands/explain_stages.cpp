@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cli/cli_error.h"
 #include "cli/report.h"
 #include "commands/layer_command.h"
 #include "commands/package_model.h"
@@ -66,9 +67,22 @@ ExplainStages::ExplainStages(const ExplainArgs& args, const ExplainPlan& plan)
     // A package of guidedbp export: its method, device, dtype and input
     // shape are fixed at export.
     compiled_ = load_package(args.model);
-    check_package_method(
-        *compiled_, args.model, args.has_method, args.method, args.abs);
+    check_package_offered(
+        *compiled_, args.model, MethodCommand::kExplain, "explain");
+    PackageRequest request;
+    request.has_method = args.has_method;
+    request.method = args.method;
+    request.abs = args.abs;
+    request.layer = args.layer;
+    check_package_request(*compiled_, args.model, request);
     const CompiledMetadata& meta = compiled_->metadata();
+    plan_.grad_cam = meta.method == "guided-gradcam";
+    if (args.gradcam_map && !plan_.grad_cam) {
+      throw UsageError(
+          "--gradcam-map: " + args.model + " computes " + meta.method +
+          ", which has no Grad-CAM map (export --method guided-gradcam "
+          "--layer PATH)");
+    }
     device_ = torch::Device(meta.device.empty() ? "cpu" : meta.device);
     if (!args.preprocess.grayscale && !args.preprocess.rgb &&
         meta.input_shapes.size() == 1 && meta.input_shapes[0].size() == 3 &&
@@ -200,10 +214,13 @@ std::vector<ModelResult> ExplainStages::explain_together(
     }
   } else if (compiled_) {
     const torch::ScalarType dtype = compiled_->metadata().dtype;
-    AttributionResult result =
-        compiled_->attribute_chosen_targets({x.to(dtype)}, chooser);
+    GuidedGradCamTargetsResult result =
+        compiled_->attribute_targets_with_maps({x.to(dtype)}, chooser);
     for (const std::vector<torch::Tensor>& a : result.attributions) {
       per_class.push_back(a.at(0).to(torch::kCPU).to(x.scalar_type()));
+    }
+    for (const torch::Tensor& map : result.grad_cams) {
+      cams.push_back(map.to(torch::kCPU).to(x.scalar_type()));
     }
   } else {
     AttributionResult result = method_->attribute_chosen_targets({x}, chooser);

@@ -119,6 +119,17 @@ int run_export(const ExportArgs& args) {
   if (args.abs && !method.takes_abs) {
     throw UsageError("--abs applies to --method saliency only");
   }
+  if (method.needs_layer() && args.layer.empty()) {
+    throw UsageError(
+        "--method " + args.method +
+        " needs --layer PATH (a named_modules() path of the model, such as "
+        "layer4 or features.18)");
+  }
+  if (!method.needs_layer() && !args.layer.empty()) {
+    throw UsageError(
+        "--layer applies to --method guided-gradcam, neuron-guided-backprop "
+        "and neuron-deconvolution only");
+  }
   if (!ends_with(args.output, ".pt2")) {
     throw UsageError(
         "--output " + args.output + ": a package's name ends in .pt2");
@@ -164,6 +175,10 @@ int run_export(const ExportArgs& args) {
       kVersion};
   if (args.abs) {
     argv.emplace_back("--abs");
+  }
+  if (!args.layer.empty()) {
+    argv.emplace_back("--layer");
+    argv.push_back(args.layer);
   }
   if (args.trace_batch > 0) {
     argv.emplace_back("--trace-batch");

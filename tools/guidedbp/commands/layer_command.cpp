@@ -22,7 +22,6 @@
 
 namespace guidedbp {
 namespace cli {
-namespace {
 
 NeuronSelector to_neuron(const std::string& text) {
   const NeuronLiteral literal = parse_neuron_literal(text);
@@ -39,8 +38,6 @@ NeuronSelector to_neuron(const std::string& text) {
   }
   return NeuronSelector(std::move(indices));
 }
-
-} // namespace
 
 // The modes the command line offers (the library has linear and trilinear
 // too, for 3-D and 5-D maps).

@@ -3,6 +3,7 @@
 // The layer and neuron methods of `guidedbp attribute`, and `guidedbp layers`.
 
 #include <guidedbp/grad_cam.h>
+#include <guidedbp/neuron.h>
 #include <guidedbp/target.h>
 #include <torch/script.h>
 
@@ -13,6 +14,9 @@
 
 namespace guidedbp {
 namespace cli {
+
+/// --neuron SPEC as a NeuronSelector; throws CliError for a bad literal.
+NeuronSelector to_neuron(const std::string& text);
 
 /// --interpolate: nearest, bilinear, bicubic or area; else UsageError.
 InterpolateMode parse_interpolate(const std::string& name);

@@ -1,14 +1,17 @@
 #pragma once
 
 // Packages of `guidedbp export` (torch.export models compiled with a method,
-// AOTInductor, LibTorch >= 2.6) as attribute and explain take them for
-// --model: recognised by name, loaded with one-line errors, and the method
-// options checked against the package's own method.
+// AOTInductor, LibTorch >= 2.6) as attribute, explain and serve take them for
+// --model: recognised by name, loaded with one-line errors, and the options
+// that name a method, --abs or a layer checked against the package's own (one
+// rule for the command line and serve's requests).
 
 #include <guidedbp/compiled.h>
 
 #include <memory>
 #include <string>
+
+#include "methods/method_catalogue.h"
 
 namespace guidedbp {
 namespace cli {
@@ -21,15 +24,37 @@ bool is_package_path(const std::string& model);
 /// first.
 std::unique_ptr<CompiledAttribution> load_package(const std::string& model);
 
-/// Throws UsageError when a --method given (`has_method`) differs from the
-/// package's, naming the package's method, or when --abs asks for what the
-/// package does not compute.
-void check_package_method(
+/// What a run asks of a package besides its inputs.
+struct PackageRequest {
+  bool has_method = false; ///< a method was named
+  std::string method;
+  bool abs = false;
+  std::string layer; ///< "": none named
+};
+
+/// Why `request` does not fit the package called `model` (empty when it
+/// fits): a method other than the package's, an absolute value it lacks, a
+/// layer other than its own. `prefix` is how the user spells the options:
+/// "--" on the command line, "" in a serve request.
+std::string package_mismatch(
+    const CompiledMetadata& meta,
+    const std::string& model,
+    const PackageRequest& request,
+    const std::string& prefix);
+
+/// The command line's check: throws UsageError with package_mismatch's line.
+void check_package_request(
     const CompiledAttribution& package,
     const std::string& model,
-    bool has_method,
-    const std::string& method,
-    bool abs);
+    const PackageRequest& request);
+
+/// Throws UsageError when the package's method is not one `command` offers,
+/// naming those it does (`command_name`: "explain", "serve").
+void check_package_offered(
+    const CompiledAttribution& package,
+    const std::string& model,
+    MethodCommand command,
+    const std::string& command_name);
 
 } // namespace cli
 } // namespace guidedbp

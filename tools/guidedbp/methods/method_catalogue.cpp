@@ -61,17 +61,17 @@ const std::vector<MethodInfo>& method_catalogue() {
        "--layer",
        MethodKind::kLayer,
        false,
-       {C::kAttribute, C::kExplain}},
+       {C::kAttribute, C::kExplain, C::kExport}},
       {"neuron-guided-backprop",
        "Guided Backpropagation of one --neuron of --layer",
        MethodKind::kNeuron,
        false,
-       {C::kAttribute}},
+       {C::kAttribute, C::kExport}},
       {"neuron-deconvolution",
        "Deconvolution of one --neuron of --layer",
        MethodKind::kNeuron,
        false,
-       {C::kAttribute}},
+       {C::kAttribute, C::kExport}},
   };
   return catalogue;
 }

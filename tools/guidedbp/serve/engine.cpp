@@ -129,6 +129,7 @@ class TorchBackend : public Backend {
       if (is_package_path(path)) {
         // A package of guidedbp export: its method is compiled in.
         std::unique_ptr<CompiledAttribution> package = load_package(path);
+        check_package_offered(*package, path, MethodCommand::kServe, "serve");
         const CompiledMetadata& meta = package->metadata();
         const bool image_like = meta.input_shapes.size() == 1 &&
             meta.input_shapes[0].size() == 3 &&
@@ -257,21 +258,20 @@ class TorchBackend : public Backend {
   }
 
   // A package computes its own method: a request that names another one, or
-  // asks for an absolute value the package lacks, is the request's fault.
+  // asks for an absolute value the package lacks, is the request's fault
+  // (the rule is package_mismatch's, as on the command line).
   static void check_package_job(
       const std::string& model,
       const CompiledAttribution& package,
       const Job& job) {
-    const CompiledMetadata& meta = package.metadata();
-    if (job.method_given && job.method != meta.method) {
-      throw CliError(
-          "model " + model + " is a package that computes " + meta.method +
-          "; ask for method " + meta.method + " or leave the method out");
-    }
-    if (job.abs && !meta.abs) {
-      throw CliError(
-          "model " + model + " is a package that computes " + meta.method +
-          " without the absolute value; leave \"abs\" out");
+    PackageRequest request;
+    request.has_method = job.method_given;
+    request.method = job.method;
+    request.abs = job.abs;
+    const std::string why = package_mismatch(
+        package.metadata(), "model " + model, request, /*prefix=*/"");
+    if (!why.empty()) {
+      throw CliError(why);
     }
   }
 
