@@ -86,6 +86,7 @@ enum class PackageKind {
   kNeuron, // (x.., layer_grad_output) -> (layer output, a..)
 };
 
+#if GUIDEDBP_HAS_AOTI
 // The method's kind; false for a method this guidedbp cannot run.
 bool package_kind(const std::string& method, PackageKind& kind) {
   if (method == "guided-backprop" || method == "deconvolution" ||
@@ -101,6 +102,7 @@ bool package_kind(const std::string& method, PackageKind& kind) {
   }
   return true;
 }
+#endif
 
 // The gradient of the selected neurons' sum with respect to a layer output of
 // these values: what a neuron package takes. Computed with autograd on a
@@ -363,11 +365,9 @@ std::vector<int64_t> with_batch(
       instead);
 }
 
-} // namespace
-
 // One package call on the batch stacked K times (once per gradient): the
 // package's outputs, checked in number.
-static std::vector<torch::Tensor> run_stacked(
+std::vector<torch::Tensor> run_stacked(
     CompiledAttribution::Impl& impl,
     const std::vector<torch::Tensor>& contiguous,
     const std::vector<torch::Tensor>& grads) {
@@ -396,7 +396,7 @@ static std::vector<torch::Tensor> run_stacked(
 }
 
 // The attributions (and Guided Grad-CAM maps) of K gradients from one call.
-static GuidedGradCamTargetsResult stacked_result(
+GuidedGradCamTargetsResult stacked_result(
     CompiledAttribution::Impl& impl,
     const std::vector<torch::Tensor>& contiguous,
     const std::vector<torch::Tensor>& grads) {
@@ -429,7 +429,7 @@ static GuidedGradCamTargetsResult stacked_result(
 }
 
 // Guided Backprop's targets on an input or Guided Grad-CAM package.
-static GuidedGradCamTargetsResult target_result(
+GuidedGradCamTargetsResult target_result(
     CompiledAttribution::Impl& impl,
     const std::vector<torch::Tensor>& inputs,
     const std::vector<Target>& targets,
@@ -461,6 +461,8 @@ static GuidedGradCamTargetsResult target_result(
   }
   return stacked_result(impl, contiguous, grads);
 }
+
+} // namespace
 
 AttributionResult CompiledAttribution::attribute_targets(
     const std::vector<torch::Tensor>& inputs,
