@@ -154,3 +154,93 @@ TEST_F(CompiledTest, ThreadsShareOnePackage) {
 }
 
 } // namespace
+
+namespace {
+
+// The layer packages: Guided Grad-CAM and Neuron Guided Backprop of layer
+// `down` of export_test.py's Cam (GUIDEDBP_TEST_GGC_PACKAGE,
+// GUIDEDBP_TEST_NEURON_PACKAGE), with references lib_cx.pt (input),
+// lib_ggc_t1.pt, lib_ggc_map.pt, lib_n_tuple.pt ((1, 2, 0)), lib_n_range.pt
+// ((0:2, 1, 1)), lib_n_callable.pt (layer[:, 1, 1, 1] * layer[:, 0, 0, 0])
+// and lib_n_layer.pt (the layer's output).
+class CompiledLayerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* ggc = std::getenv("GUIDEDBP_TEST_GGC_PACKAGE");
+    const char* neuron = std::getenv("GUIDEDBP_TEST_NEURON_PACKAGE");
+    if (!guidedbp::compiled_packages_supported() || ggc == nullptr ||
+        neuron == nullptr) {
+      GTEST_SKIP() << "no layer packages (tests/cli/export_test.py makes them)";
+    }
+    ggc_ = std::make_unique<guidedbp::CompiledAttribution>(ggc);
+    neuron_ = std::make_unique<guidedbp::CompiledAttribution>(neuron);
+    x_ = read_tensor("lib_cx.pt");
+  }
+  std::unique_ptr<guidedbp::CompiledAttribution> ggc_;
+  std::unique_ptr<guidedbp::CompiledAttribution> neuron_;
+  torch::Tensor x_;
+};
+
+TEST_F(CompiledLayerTest, MetadataRecordsTheLayer) {
+  EXPECT_EQ(ggc_->method(), "guided-gradcam");
+  EXPECT_EQ(ggc_->metadata().layer, "down");
+  EXPECT_FALSE(ggc_->is_neuron());
+  EXPECT_EQ(neuron_->method(), "neuron-guided-backprop");
+  EXPECT_TRUE(neuron_->is_neuron());
+  EXPECT_EQ(neuron_->metadata().layer_shape, (std::vector<int64_t>{3, 3, 3}));
+}
+
+TEST_F(CompiledLayerTest, GuidedGradCamAndItsMapEqualTheReference) {
+  expect_close(ggc_->attribute(x_, 1), read_tensor("lib_ggc_t1.pt"));
+  guidedbp::GuidedGradCamTargetsResult r =
+      ggc_->attribute_targets_with_maps({x_}, [](const torch::Tensor&) {
+        return std::vector<guidedbp::Target>{guidedbp::Target(1)};
+      });
+  ASSERT_EQ(r.grad_cams.size(), 1u);
+  expect_close(r.attributions[0][0], read_tensor("lib_ggc_t1.pt"));
+  expect_close(r.grad_cams[0], read_tensor("lib_ggc_map.pt"));
+}
+
+TEST_F(CompiledLayerTest, EveryNeuronSelectorFormEqualsTheReference) {
+  expect_close(
+      neuron_->attribute_neuron(x_, {1, 2, 0}), read_tensor("lib_n_tuple.pt"));
+  expect_close(
+      neuron_->attribute_neuron(x_, {guidedbp::NeuronRange{0, 2}, 1, 1}),
+      read_tensor("lib_n_range.pt"));
+  expect_close(
+      neuron_->attribute_neuron(
+          x_,
+          [](const torch::Tensor& layer) {
+            return layer.select(1, 1).select(1, 1).select(1, 1) *
+                layer.select(1, 0).select(1, 0).select(1, 0);
+          }),
+      read_tensor("lib_n_callable.pt"));
+  guidedbp::AttributionResult r =
+      neuron_->attribute_neuron_targets({x_}, {{0, 0, 0}, {1, 2, 0}});
+  ASSERT_EQ(r.attributions.size(), 2u);
+  expect_close(r.attributions[1][0], read_tensor("lib_n_tuple.pt"));
+  expect_close(r.output, read_tensor("lib_n_layer.pt"));
+  guidedbp::AttributionResult chosen =
+      neuron_->attribute_chosen_neurons({x_}, [](const torch::Tensor& layer) {
+        EXPECT_EQ(layer.sizes(), (std::vector<int64_t>{4, 3, 3, 3}));
+        return std::vector<guidedbp::NeuronSelector>{{1, 2, 0}};
+      });
+  expect_close(chosen.attributions[0][0], read_tensor("lib_n_tuple.pt"));
+}
+
+TEST_F(CompiledLayerTest, WrongUseIsATypedError) {
+  EXPECT_THROW((void)neuron_->attribute(x_, 1), c10::ValueError);
+  EXPECT_THROW((void)ggc_->attribute_neuron(x_, {0, 0, 0}), c10::ValueError);
+  EXPECT_THROW((void)neuron_->attribute_neuron(x_, {3, 0, 0}), c10::IndexError);
+  EXPECT_THROW((void)neuron_->attribute_neuron(x_, 7), c10::ValueError);
+  EXPECT_THROW(
+      (void)neuron_->attribute_neuron(
+          x_,
+          {0, 0, 0},
+          guidedbp::NeuronAttributionOptions().attribute_to_neuron_input(true)),
+      c10::NotImplementedError);
+  EXPECT_THROW(
+      (void)neuron_->attribute_neuron_targets({x_}, {}), c10::ValueError);
+}
+
+} // namespace

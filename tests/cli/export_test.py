@@ -4,14 +4,16 @@
 independent float64 reference on the eager model (issue 18).
 
 Each AOTInductor compile takes 20-60 s, so the packages are made once in setup and shared
-by every check: a small CNN in float64 for the three methods, and the shipped
-Fashion-MNIST model (float32) for Guided Backprop. With LibTorch < 2.6 (Debian 12) only
+by every check: a small CNN in float64 for the three methods, a second one (Cam, whose
+layer `down` halves the image) for Guided Grad-CAM and Neuron Guided Backprop, and the
+shipped Fashion-MNIST model (float32) for Guided Backprop. With LibTorch < 2.6 (Debian 12) only
 the `unsupported` area runs: a package is one clear error naming the version needed.
 
 Usage: export_test.py --cli build/guidedbp --libtorch-version 2.6.0 --compiled-tests BIN
 """
 import glob
 import os
+import re
 import sys
 import time
 
@@ -24,7 +26,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import numpy as np  # noqa: E402
 from harness import (ARGS, check, expect_error, load, main, path, read_png, run,  # noqa: E402
-                     save, shipped)
+                     save, shipped, write_png)
 
 SUPPORTED = False  # LibTorch >= 2.6, set in setup()
 RTOL64 = 1e-10
@@ -42,6 +44,24 @@ class Small(nn.Module):
 
     def forward(self, x):
         x = self.relu(self.conv(x))
+        x = F.relu(x * 1.5 - 0.1)
+        return self.fc(torch.flatten(x, 1))
+
+
+class Cam(nn.Module):
+    """N x 3 x 6 x 6 -> N x 3; layer `down` gives N x 3 x 3 x 3 (a Grad-CAM map to
+    upsample), with ReLUs before it, after it (a module) and a functional one."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.down = nn.Conv2d(4, 3, 3, stride=2, padding=1)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(3 * 3 * 3, 3)
+
+    def forward(self, x):
+        x = self.relu2(self.down(self.relu(self.conv(x))))
         x = F.relu(x * 1.5 - 0.1)
         return self.fc(torch.flatten(x, 1))
 
@@ -85,6 +105,59 @@ def reference(model, x, target, rule):
     return grad
 
 
+def with_layer(model, x, rule, layer):
+    """(output, the output of submodule `layer`) of a float64 forward pass whose
+    ReLUs answer by `rule`."""
+    captured = []
+    handle = getattr(model, layer).register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
+    original = F.relu
+    F.relu = lambda i, inplace=False: _Rule.apply(i, rule)
+    try:
+        y = model(x)
+    finally:
+        F.relu = original
+        handle.remove()
+    return y, captured[0]
+
+
+def nearest(cam, size):
+    """Nearest upsampling from the formula: output index i reads input index
+    floor(i * in / out) (PyTorch's 'nearest', Captum's default)."""
+    for dim, out in zip((2, 3), size):
+        n = cam.shape[dim]
+        index = torch.tensor([min(int(i * n / out), n - 1) for i in range(out)])
+        cam = cam.index_select(dim, index)
+    return cam
+
+
+def grad_cam_reference(model, x, target, layer):
+    """Guided Grad-CAM (Selvaraju et al.) in float64: Guided Backprop times the
+    relu of the layer's channels weighted by the spatial mean of their plain
+    gradient, upsampled to the input; returns (attribution, map)."""
+    model = model.double()
+    x = x.double()
+    leaf = x.clone().requires_grad_(True)
+    y, activations = with_layer(model, leaf, "plain", layer)
+    selected = y[:, target] if not isinstance(target, list) else \
+        y[torch.arange(len(target)), torch.tensor(target)]
+    (gradient,) = torch.autograd.grad(selected.sum(), activations)
+    weights = gradient.mean((2, 3), keepdim=True)
+    cam = (weights * activations).sum(1, keepdim=True).clamp(min=0).detach()
+    return reference(model, x, target, "guided") * nearest(cam, x.shape[2:]), cam
+
+
+def neuron_reference(model, x, neuron, layer, rule):
+    """float64 gradient of the layer's selected neurons (summed over the batch,
+    and over a range) with respect to the input; `neuron`: a tuple of ints
+    and slices without the batch dimension."""
+    model = model.double()
+    leaf = x.double().clone().requires_grad_(True)
+    _, activations = with_layer(model, leaf, rule, layer)
+    (grad,) = torch.autograd.grad(activations[(slice(None),) + tuple(neuron)].sum(), leaf)
+    return grad
+
+
 def assert_rel(actual, expected, rtol, what):
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
     diff = (actual.double() - expected.double()).abs().max().item()
@@ -125,19 +198,25 @@ def setup():
         return {}
     torch.manual_seed(0)
     small = Small().double().eval()
+    cam = Cam().double().eval()
     fashion = fashion_model()
     models = {
         "small": (small, export_program(small, torch.randn(2, 2, 5, 5, dtype=torch.float64),
                                         "small_ep.pt2")),
+        "cam": (cam, export_program(cam, torch.randn(2, 3, 6, 6, dtype=torch.float64),
+                                    "cam_ep.pt2")),
         "fashion": (fashion, export_program(fashion, torch.rand(2, 1, 28, 28), "fashion_ep.pt2")),
     }
     packages = {}
-    for key, model, method in [("gbp64", "small", "guided-backprop"),
-                               ("deconv64", "small", "deconvolution"),
-                               ("saliency64", "small", "saliency"),
-                               ("fashion_gbp", "fashion", "guided-backprop")]:
+    for key, model, method, layer in [("gbp64", "small", "guided-backprop", None),
+                                      ("deconv64", "small", "deconvolution", None),
+                                      ("saliency64", "small", "saliency", None),
+                                      ("ggc64", "cam", "guided-gradcam", "down"),
+                                      ("ngbp64", "cam", "neuron-guided-backprop", "down"),
+                                      ("fashion_gbp", "fashion", "guided-backprop", None)]:
         started = time.monotonic()
         run("export", "--model", models[model][1], "--method", method,
+            *(["--layer", layer] if layer else []),
             "--output", path(key + ".pt2"), expect=0, timeout=600)
         print(f"     export {key}: {time.monotonic() - started:.1f} s", flush=True)
         packages[key] = path(key + ".pt2")
@@ -178,6 +257,41 @@ def area_methods(ctx):
             assert_rel(got[k], reference(small, x, t, "guided"), RTOL64, f"gbp64 K target {t}")
     check("K targets: one package call, stacked", k_targets)
 
+    cam = ctx["models"]["cam"][0]
+
+    def guided_gradcam():
+        # Exported at batch 2 and traced at 5; run at 1, 3 and 7, with K targets.
+        for batch, target in [(1, 2), (3, [0, 2, 1]), (7, 1)]:
+            x = torch.randn(batch, 3, 6, 6, dtype=torch.float64)
+            run("attribute", "--model", ctx["packages"]["ggc64"], "--input", save(x, "g.npy"),
+                "--target", str(target).replace(" ", ""), "--output", path("ga.npy"), expect=0)
+            assert_rel(load(path("ga.npy")), grad_cam_reference(cam, x, target, "down")[0],
+                       RTOL64, f"ggc64 batch {batch}")
+        x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+        run("attribute", "--model", ctx["packages"]["ggc64"], "--input", save(x, "g.npy"),
+            "--target", "0", "--target", "2", "--layer", "down", "--output", path("gk.npy"),
+            expect=0)
+        got = load(path("gk.npy"))
+        for k, t in enumerate([0, 2]):
+            assert_rel(got[k], grad_cam_reference(cam, x, t, "down")[0], RTOL64,
+                       f"ggc64 K target {t}")
+    check("guided-gradcam float64 equals Guided Backprop times the upsampled Grad-CAM map",
+          guided_gradcam)
+
+    def neuron():
+        for batch, literal, neuron_index in [
+                (3, "(1,2,0)", (1, 2, 0)),
+                (1, "(0:2,1,1)", (slice(0, 2), 1, 1)),
+                (7, "(2,-1,0:2)", (2, -1, slice(0, 2)))]:
+            x = torch.randn(batch, 3, 6, 6, dtype=torch.float64)
+            run("attribute", "--model", ctx["packages"]["ngbp64"], "--input",
+                save(x, "n.npy"), "--neuron", literal, "--output", path("na.npy"), expect=0)
+            assert_rel(load(path("na.npy")),
+                       neuron_reference(cam, x, neuron_index, "down", "guided"), RTOL64,
+                       f"ngbp64 batch {batch}")
+    check("neuron-guided-backprop float64 equals the reference for --neuron ints and ranges",
+          neuron)
+
     def fashion():
         model = ctx["models"]["fashion"][0]
         for batch, target in [(1, 3), (3, [0, 9, 4])]:
@@ -205,6 +319,22 @@ def area_methods(ctx):
         got = torch.from_numpy(np.load(raws[0]))
         assert_rel(got, reference(model, x, 3, "guided"), RTOL32, "fashion explain")
     check("explain --model PKG.pt2 equals the reference", explain)
+
+    def explain_gradcam():
+        generator = torch.Generator().manual_seed(3)
+        pixels = torch.randint(0, 256, (6, 6, 3), generator=generator, dtype=torch.uint8)
+        image = write_png(path("cam.png"), pixels.numpy())
+        out_dir = path("explain_ggc")
+        run("explain", "--model", ctx["packages"]["ggc64"], "--target", "1", "--save-raw",
+            "--gradcam-map", "--out-dir", out_dir, image, expect=0)
+        raws = glob.glob(os.path.join(out_dir, "*.npy"))
+        pngs = glob.glob(os.path.join(out_dir, "*.png"))
+        assert len(raws) == 1 and len(pngs) == 2, (raws, pngs)
+        x = (pixels.float() / 255).permute(2, 0, 1)[None]
+        got = torch.from_numpy(np.load(raws[0]))
+        assert_rel(got, grad_cam_reference(cam, x, 1, "down")[0].float(), RTOL32,
+                   "ggc64 explain")
+    check("explain draws a guided-gradcam package (map and Grad-CAM PNG)", explain_gradcam)
 
 
 def area_errors(ctx):
@@ -234,9 +364,38 @@ def area_errors(ctx):
         ["attribute", "--model", ctx["models"]["small"][1], "--input", x, "--target", "0",
          "--output", out], 1, "guidedbp export", outputs=[out]))
     pkg = path("never.pt2")
-    check("export: a method that cannot be exported is a usage error", lambda: expect_error(
+    check("export: a layer method without --layer is a usage error", lambda: expect_error(
         ["export", "--model", ctx["models"]["small"][1], "--method", "guided-gradcam",
-         "--output", pkg], 2, "guided-gradcam", outputs=[pkg]))
+         "--output", pkg], 2, ["guided-gradcam", "--layer"], outputs=[pkg]))
+    check("export: an unknown --layer lists the model's layers", lambda: expect_error(
+        ["export", "--model", ctx["models"]["cam"][1], "--method", "neuron-deconvolution",
+         "--layer", "layer4", "--output", pkg], 1, ["layer4", "conv, relu, down"],
+        outputs=[pkg]))
+    ggc, ngbp = ctx["packages"]["ggc64"], ctx["packages"]["ngbp64"]
+    xc = save(torch.randn(2, 3, 6, 6, dtype=torch.float64), "ec.npy")
+    check("--layer other than the package's names the package's layer", lambda: expect_error(
+        ["attribute", "--model", ggc, "--input", xc, "--target", "0", "--layer", "conv",
+         "--output", out], 2, ["--layer conv", "whose layer is down"], outputs=[out]))
+    check("a neuron package needs --neuron and refuses --target", lambda: (
+        expect_error(["attribute", "--model", ngbp, "--input", xc, "--output", out], 2,
+                     "--neuron", outputs=[out]),
+        expect_error(["attribute", "--model", ngbp, "--input", xc, "--neuron", "(0,0,0)",
+                      "--target", "0", "--output", out], 2, "--target", outputs=[out])))
+    check("--neuron on a package of an input method", lambda: expect_error(
+        ["attribute", "--model", gbp, "--input", x, "--neuron", "(0,0,0)", "--output", out],
+        2, "--neuron", outputs=[out]))
+    check("a neuron past the package's layer shape", lambda: expect_error(
+        ["attribute", "--model", ngbp, "--input", xc, "--neuron", "(3,0,0)", "--output", out],
+        1, "3", outputs=[out]))
+    check("--attribute-to-neuron-input is not compiled into a package", lambda: expect_error(
+        ["attribute", "--model", ngbp, "--input", xc, "--neuron", "(0,0,0)",
+         "--attribute-to-neuron-input", "--output", out], 2,
+        ["--attribute-to-neuron-input", "layer down"], outputs=[out]))
+    check("explain refuses a neuron package and --gradcam-map without a map", lambda: (
+        expect_error(["explain", "--model", ngbp, "--out-dir", path("en"),
+                      shipped()[1][0]], 2, ["neuron-guided-backprop", "attribute --neuron"]),
+        expect_error(["explain", "--model", gbp, "--gradcam-map", "--out-dir", path("en"),
+                      shipped()[1][0]], 2, ["--gradcam-map", "guided-gradcam"])))
     check("export: a file that is no ExportedProgram", lambda: expect_error(
         ["export", "--model", x, "--method", "saliency", "--output", pkg], 1,
         "not an ExportedProgram", outputs=[pkg]))
@@ -261,12 +420,33 @@ def area_library(ctx):
         torch.save(small.double()(x).detach(), os.path.join(folder, "lib_output.pt"))
         env["GUIDEDBP_TEST_PACKAGE"] = ctx["packages"]["gbp64"]
         env["GUIDEDBP_TEST_DATA"] = folder
+        # The layer packages (Cam, layer down).
+        cam = ctx["models"]["cam"][0]
+        xc = torch.randn(4, 3, 6, 6, dtype=torch.float64)
+        torch.save(xc, os.path.join(folder, "lib_cx.pt"))
+        attribution, grad_cam = grad_cam_reference(cam, xc, 1, "down")
+        torch.save(attribution, os.path.join(folder, "lib_ggc_t1.pt"))
+        torch.save(grad_cam, os.path.join(folder, "lib_ggc_map.pt"))
+        torch.save(neuron_reference(cam, xc, (1, 2, 0), "down", "guided"),
+                   os.path.join(folder, "lib_n_tuple.pt"))
+        torch.save(neuron_reference(cam, xc, (slice(0, 2), 1, 1), "down", "guided"),
+                   os.path.join(folder, "lib_n_range.pt"))
+        leaf = xc.clone().requires_grad_(True)
+        _, layer = with_layer(cam.double(), leaf, "guided", "down")
+        torch.save(torch.autograd.grad((layer[:, 1, 1, 1] * layer[:, 0, 0, 0]).sum(), leaf)[0],
+                   os.path.join(folder, "lib_n_callable.pt"))
+        torch.save(layer.detach(), os.path.join(folder, "lib_n_layer.pt"))
+        env["GUIDEDBP_TEST_GGC_PACKAGE"] = ctx["packages"]["ggc64"]
+        env["GUIDEDBP_TEST_NEURON_PACKAGE"] = ctx["packages"]["ngbp64"]
 
     def go():
         import subprocess
         proc = subprocess.run([ARGS.compiled_tests, "--gtest_brief=1"], env=env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        # With packages, every test runs (CompiledUnsupportedTest skips itself).
+        skipped = re.search(r"SKIPPED \] (\d+) test", proc.stdout)
+        assert not SUPPORTED or (skipped and skipped.group(1) == "1"), proc.stdout
     check("CompiledAttribution (tests/compiled_test.cpp)", go)
 
 
@@ -277,7 +457,6 @@ def area_serve(ctx):
         return
     import http.client
     import json
-    import re
     import signal
     import subprocess
     model = ctx["models"]["fashion"][0]
