@@ -391,6 +391,9 @@ def area_errors(ctx):
         ["attribute", "--model", ngbp, "--input", xc, "--neuron", "(0,0,0)",
          "--attribute-to-neuron-input", "--output", out], 2,
         ["--attribute-to-neuron-input", "layer down"], outputs=[out]))
+    check("serve refuses a package of a method it does not offer", lambda: expect_error(
+        ["serve", "--port", "0", "--model", "g=" + ggc], 2,
+        ["guided-gradcam", "serve does not offer"]))
     check("explain refuses a neuron package and --gradcam-map without a map", lambda: (
         expect_error(["explain", "--model", ngbp, "--out-dir", path("en"),
                       shipped()[1][0]], 2, ["neuron-guided-backprop", "attribute --neuron"]),

@@ -23,7 +23,8 @@ Files:
   MODEL.pt     TorchScript (torch.jit.script or torch.jit.trace, then .save());
                loaded with torch::jit::load and put in eval mode.
   PKG.pt2      a package of `guidedbp export` (a torch.export model compiled
-               with its method; LibTorch >= 2.6): the method is the package's.
+               with its method; LibTorch >= 2.6): the method and layer are
+               the package's; a neuron package takes --neuron, not --target.
   IN.npy       numpy array, little-endian, C order: float32 or float64 for inputs
                (float16/int/uint8/bool are read too, e.g. for --forward-arg).
   IN.pt        one tensor saved by Python's torch.save(tensor, path).
