@@ -143,6 +143,10 @@ struct EvaluateArgs {
   std::vector<std::string> images;
   PreprocessArgs preprocess;
   std::string shard; ///< --shard I/N ("": environment, or all images)
+  /// --image: images per forward/backward pass (docs/evaluate.md).
+  int64_t batch_size = 16;
+  bool has_batch_size = false;
+  std::string manifest; ///< --image: --manifest FILE.jsonl, as `explain`'s
   std::vector<std::string> forward_args;
   std::string target; ///< --target literal
   bool has_target = false;
