@@ -128,6 +128,19 @@ def close(actual, expected, dtype, key):
     assert diff <= tol * scale, f"{key}: max |diff| {diff} (scale {scale}): {a} vs {e}"
 
 
+def agree(actual, expected, key):
+    """Two runs of the CLI that differ only in --batch-size or --shard: the same
+    nulls, values within float32 rounding (batched matrix products round
+    differently from one image at a time)."""
+    a = np.array(actual, dtype=np.float64)
+    e = np.array(expected, dtype=np.float64)
+    assert a.shape == e.shape and (np.isnan(a) == np.isnan(e)).all(), (a, e)
+    ok = ~np.isnan(e)
+    diff = float(np.max(np.abs(a[ok] - e[ok]), initial=0.0))
+    MAX_DIFF[key] = max(MAX_DIFF.get(key, 0.0), diff)
+    assert diff <= 1e-6, f"{key}: max |diff| {diff}: {a} vs {e}"
+
+
 # ------------------------------------------------------------ infidelity
 def infidelity_case(name, eager, model, xs, target, extra=(), n=10, zero=False,
                     dtype=torch.float64):
@@ -390,8 +403,8 @@ def area_images():
         r = {b: report(*argv, "--batch-size", str(b)) for b in (1, 2, 64)}
         assert r[1]["inputs"] == names, r[1]["inputs"]
         for b in (2, 64):
-            close(r[b]["values"], r[1]["values"], torch.float64, ("images", "batch"))
-            close(r[b]["normalized"], r[1]["normalized"], torch.float64, ("images", "batch"))
+            agree(r[b]["values"], r[1]["values"], ("images", "batch"))
+            agree(r[b]["normalized"], r[1]["normalized"], ("images", "batch"))
         perts = torch.cat([0.05 * torch.randn((3, 3, 5, 5),
                                               generator=torch.Generator().manual_seed(7 + k))
                            for k in range(5)])
@@ -411,7 +424,7 @@ def area_images():
             r = report(*argv, "--shard", shard, "--batch-size", b)
             parts.update(zip(r["inputs"], r["values"]))
         assert sorted(parts) == whole["inputs"] == names, (parts, whole["inputs"])
-        close([parts[p] for p in names], whole["values"], torch.float64, ("images", "shard"))
+        agree([parts[p] for p in names], whole["values"], ("images", "shard"))
     check("images sensitivity-max: --shard 0/2 + 1/2 (batches 1, 2) equal the whole run",
           sensitivity_shards)
 
@@ -421,8 +434,7 @@ def area_images():
         r2, r64 = report(*argv, "--batch-size", "2"), report(*argv, "--batch-size", "64")
         assert r2["layers"] == r64["layers"] == ["fc", "conv"], r2["layers"]
         for key in ("spearman_abs", "spearman"):
-            close(r2["similarity"][key], r64["similarity"][key], torch.float64,
-                  ("images", "batch"))
+            agree(r2["similarity"][key], r64["similarity"][key], ("images", "batch"))
         assert read_png(path("istrip.png")).shape[0] > 16
     check("images mprt: --batch-size 2 and 64 equal", mprt_batches)
 
@@ -432,7 +444,7 @@ def area_images():
         r1 = report(*argv, "--batch-size", "1", "--manifest", manifest, "--plot",
                     path("idel.png"))
         r64 = report(*argv, "--batch-size", "64")
-        close(r1["curves"], r64["curves"], torch.float64, ("images", "batch"))
+        agree(r1["curves"], r64["curves"], ("images", "batch"))
         assert r1["classes"] == r64["classes"], (r1["classes"], r64["classes"])
         classes = eager(x).argmax(1).tolist()
         maps = reference(eager, x, classes, rule="guided")
@@ -486,7 +498,7 @@ def area_errors():
                                save(torch.zeros(2, 3, 5, 5), "ea.npy")], 1,
                      "has 2 rows for 3 images", outputs=[out])
         expect_error(images + ["--metric", "deletion", "--manifest", folder], 1,
-                     "not a regular file", outputs=[out])
+                     "--manifest", outputs=[out])
     check("images: --target list not one per image, --attributions not one row per image, "
           "--manifest a folder", image_errors)
     def strip_of_vectors():

@@ -2,6 +2,7 @@
 // then read and preprocessed as `explain` does, --batch-size images at a
 // time; --input is one batch.
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
