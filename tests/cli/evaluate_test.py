@@ -446,6 +446,13 @@ def area_images():
         r64 = report(*argv, "--batch-size", "64")
         agree(r1["curves"], r64["curves"], ("images", "batch"))
         assert r1["classes"] == r64["classes"], (r1["classes"], r64["classes"])
+        listed = [names[3], names[1]]
+        with open(path("list.txt"), "w") as f:
+            f.write("".join(p + "\n" for p in listed))
+        r_list = report("--metric", "deletion", "--model", model, "--files-from",
+                        path("list.txt"))
+        assert r_list["inputs"] == listed, r_list["inputs"]
+        agree(r_list["values"], [r64["values"][3], r64["values"][1]], ("images", "batch"))
         classes = eager(x).argmax(1).tolist()
         maps = reference(eager, x, classes, rule="guided")
         close(r64["curves"], ref_curve(eager, x, maps, classes, "deletion", 5), torch.float32,
@@ -458,7 +465,8 @@ def area_images():
             assert line["value"] == r1["values"][i], (line, r1["values"][i])
             assert line["targets"] == [classes[i]] and line["predicted"] == classes[i], line
             assert line["outputs"] == [path("report.json"), path("idel.png")], line
-    check("images deletion: --batch-size 1 and 64 equal, the reference, the manifest",
+    check("images deletion: --batch-size 1 and 64 equal, the reference, the manifest, "
+          "--files-from takes exactly the listed images",
           deletion_manifest)
 
 
@@ -483,6 +491,7 @@ def area_errors():
         (["--metric", "mprt", "--batch-size", "2"], "--batch-size applies to --image"),
         (["--metric", "mprt", "--manifest", path("m.jsonl")], "--manifest applies to --image"),
         (["--metric", "mprt", "--batch-size", "0"], "Value 0 not in range"),
+        (["--metric", "mprt", "--files-from", path("l.txt")], "--files-from lists images"),
     ]
 
     def image_errors():

@@ -141,6 +141,7 @@ struct EvaluateArgs {
   /// --image: files or folders, read and preprocessed as `explain` does,
   /// stacked into the one input instead of --input.
   std::vector<std::string> images;
+  std::string files_from; ///< --files-from LIST ("-": stdin), as `explain`'s
   PreprocessArgs preprocess;
   std::string shard; ///< --shard I/N ("": environment, or all images)
   /// --image: images per forward/backward pass (docs/evaluate.md).

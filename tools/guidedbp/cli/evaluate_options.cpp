@@ -30,7 +30,7 @@ Images: --image instead of --input reads PNG/JPEG files and folders as `explain`
 does, with its preprocessing flags (its --normalize imagenet is spelled
 --image-normalize imagenet here); they must be one size after preprocessing.
 They go through --batch-size at a time; generated perturbations of the image
-at position k of the whole sorted listing come from seed --seed + k, so no
+at position k of the whole listing come from seed --seed + k, so no
 value depends on --batch-size or --shard. --manifest FILE.jsonl appends one
 line per image (explain's format, plus "metric" and "value").
 
@@ -85,6 +85,11 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
           ->take_all()
           ->excludes(input);
   input->excludes(image);
+  e->add_option(
+      "--files-from",
+      args.files_from,
+      "also the images listed in this file, one path per line (- : stdin), "
+      "as `explain --files-from`");
   add_preprocess_options(e, args.preprocess, "--image-normalize");
   e->add_option(
       "--shard",

@@ -97,9 +97,14 @@ struct MetricReport {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> images;
 };
 
-/// The number of model inputs: 1 for --image, else the --input count.
+/// Whether the run reads images (--image, --files-from), not tensors.
+inline bool image_form(const EvaluateArgs& args) {
+  return !args.images.empty() || !args.files_from.empty();
+}
+
+/// The number of model inputs: 1 for images, else the --input count.
 inline size_t input_count(const EvaluateArgs& args) {
-  return args.images.empty() ? args.inputs.size() : 1;
+  return image_form(args) ? 1 : args.inputs.size();
 }
 
 /// Usage checks of each metric (UsageError), before anything is loaded.

@@ -107,11 +107,16 @@ void refuse_other_metrics_options(const EvaluateArgs& args) {
 }
 
 void check_common(const EvaluateArgs& args) {
-  if (args.inputs.empty() && args.images.empty()) {
+  if (args.inputs.empty() && !image_form(args)) {
     throw UsageError(
-        "no input: give --input TENSOR (.npy/.pt) or --image FILE|FOLDER");
+        "no input: give --input TENSOR (.npy/.pt), --image FILE|FOLDER or "
+        "--files-from LIST");
   }
-  if (args.images.empty()) {
+  if (!args.inputs.empty() && !args.files_from.empty()) {
+    throw UsageError(
+        "--files-from lists images; give either --input tensors or images");
+  }
+  if (!image_form(args)) {
     for (const auto& option :
          {std::make_pair("--shard", !args.shard.empty()),
           std::make_pair("--batch-size", args.has_batch_size),
@@ -261,7 +266,7 @@ int run_evaluate(const EvaluateArgs& args) {
   }
   EvaluateRun run{args, module, device, {}, {}, target};
   ImageSet images;
-  if (args.images.empty()) {
+  if (!image_form(args)) {
     run.inputs = read_tensors(args.inputs, device);
     run.examples = run.inputs.front().size(0);
   } else {
@@ -290,7 +295,7 @@ int run_evaluate(const EvaluateArgs& args) {
        args.metric == "infidelity" ? nlohmann::json()
                                    : nlohmann::json(args.method)},
       {"model", args.model},
-      {"inputs", args.images.empty() ? args.inputs : images.names},
+      {"inputs", image_form(args) ? images.names : args.inputs},
       {"target",
        args.has_target ? nlohmann::json(args.target) : nlohmann::json()},
   };

@@ -56,7 +56,7 @@ ImageSet list_image_inputs(
   const Shard shard = resolve_shard(
       args.shard, 0, [](const char* name) { return std::getenv(name); });
   std::vector<DatasetImage> images =
-      select_shard(list_dataset(args.images, "", std::cin), shard);
+      select_shard(list_dataset(args.images, args.files_from, std::cin), shard);
   if (images.empty()) {
     throw CliError("--shard " + args.shard + ": this shard has no images");
   }
