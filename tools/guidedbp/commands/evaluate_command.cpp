@@ -117,13 +117,14 @@ void check_common(const EvaluateArgs& args) {
         "--files-from lists images; give either --input tensors or images");
   }
   if (!image_form(args)) {
-    for (const auto& option :
-         {std::make_pair("--shard", !args.shard.empty()),
-          std::make_pair("--batch-size", args.has_batch_size),
-          std::make_pair("--manifest", !args.manifest.empty())}) {
-      if (option.second) {
+    const std::pair<const char*, bool> image_options[] = {
+        {"--shard", !args.shard.empty()},
+        {"--batch-size", args.has_batch_size},
+        {"--manifest", !args.manifest.empty()}};
+    for (const auto& [option, given] : image_options) {
+      if (given) {
         throw UsageError(
-            std::string(option.first) +
+            std::string(option) +
             " applies to --image; leave it out with --input");
       }
     }
