@@ -7,6 +7,11 @@
 // so that load from other processes hits all of them alike; medians are
 // reported. Peak memory is measured afterwards, one call at a time.
 //
+// With --packages DIR it also times the AOTInductor packages of `guidedbp
+// export` (DIR/<model>.<method>.pt2, made by bench/export_bench.py) through
+// guidedbp::CompiledAttribution: compiled GBP against the compiled plain
+// gradient (a Saliency package) and against the TorchScript path.
+//
 // Usage: guidedbp_bench --models-dir DIR --fashion PATH [--out FILE.json]
 //        [--models a,b] [--batches 1,8] [--threads 1,2] [--quick] ...
 // (--help lists everything). bench/run.sh runs it and prints the table.
@@ -77,6 +82,7 @@ struct Options {
   bool stages = true; // per-stage timing of GuidedBackprop
   bool quick = false;
   std::vector<std::string> only; // measured things to keep (empty: all)
+  std::string packages; // folder of <model>.<method>.pt2 ("": none timed)
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -116,7 +122,10 @@ void usage(std::ostream& os) {
         "  --no-memory --no-stages\n"
         "  --quick              tiny_cnn,fashion_mnist,resnet18; budget 4 s; 3-9 rounds\n"
         "  --only a,b           time only these (e.g. guided_backprop: the pure throughput\n"
-        "                       that bench/dataset_bench.py compares explain with)\n";
+        "                       that bench/dataset_bench.py compares explain with)\n"
+        "  --packages DIR       also time DIR/<model>.{guided-backprop,saliency,guided-gradcam}.pt2\n"
+        "                       (guidedbp export; LibTorch >= 2.6) as compiled_gbp,\n"
+        "                       compiled_plain_grad, compiled_guided_gradcam\n";
 }
 
 Options parse(int argc, char** argv) {
@@ -177,6 +186,8 @@ Options parse(int argc, char** argv) {
       o.stages = false;
     } else if (a == "--only") {
       o.only = split(value());
+    } else if (a == "--packages") {
+      o.packages = value();
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
@@ -469,6 +480,22 @@ int main(int argc, char** argv) {
       guided_grad_cam =
           std::make_unique<guidedbp::GuidedGradCam>(module, spec.layer);
     }
+    // The packages of the same model (bench/export_bench.py), by what they
+    // are timed as; a missing file is not timed.
+    std::vector<std::pair<std::string, guidedbp::CompiledAttribution>> packages;
+    if (!opt.packages.empty()) {
+      const std::pair<const char*, const char*> kinds[] = {
+          {"guided-backprop", "compiled_gbp"},
+          {"saliency", "compiled_plain_grad"},
+          {"guided-gradcam", "compiled_guided_gradcam"}};
+      for (const auto& [method, what] : kinds) {
+        const std::string path =
+            opt.packages + "/" + model_name + "." + method + ".pt2";
+        if (std::ifstream(path).good()) {
+          packages.emplace_back(what, guidedbp::CompiledAttribution(path));
+        }
+      }
+    }
 
     for (int64_t batch : opt.batches) {
       torch::manual_seed(0);
@@ -512,6 +539,11 @@ int main(int argc, char** argv) {
         measured.push_back({"guided_gradcam", [&] {
                               (void)guided_grad_cam->attribute(x, target);
                             }});
+      }
+      for (const auto& [what, package] : packages) {
+        // A signed Saliency package is the compiled plain gradient.
+        measured.push_back(
+            {what, [&, p = &package] { (void)p->attribute(x, target); }});
       }
       if (with_k) {
         measured.push_back(

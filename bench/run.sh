@@ -12,12 +12,30 @@
 # runs the dataset benchmark instead (bench/dataset_bench.py --help; docs/benchmarks.md,
 # "Dataset runs"): it also builds the guidedbp CLI and writes dataset.json and
 # dataset.md to $BUILD_DIR/results/ (the Python loop needs $CAPTUM_PATH).
+#
+#   bench/run.sh export [--models resnet18,vgg11,mobilenet_v2,fashion_mnist] [...]
+# (Debian 13: torch and LibTorch >= 2.6) compiles the models' torch.export
+# programs with `guidedbp export`, checks each package against a float64
+# reference and times it (bench/export_bench.py --help; docs/benchmarks.md,
+# "torch.export packages"): export.json and export.md in $BUILD_DIR/results/
+# (the Captum columns need $CAPTUM_PATH).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 RESULTS="$BUILD_DIR/results"
 PYTHON=/usr/bin/python3 # Debian's python3-torch; a pyenv python3 has no torch
+
+if [[ "${1:-}" == export ]]; then
+  shift
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
+    -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=ON -DGUIDEDBP_BUILD_SERVE=OFF \
+    -DGUIDEDBP_INSTALL=OFF >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_cli guidedbp_bench
+  exec "$PYTHON" "$ROOT/bench/export_bench.py" --guidedbp "$BUILD_DIR/tools/guidedbp/guidedbp" \
+    --bench "$BUILD_DIR/bench/guidedbp_bench" --work "$BUILD_DIR/export-bench" \
+    --results "$RESULTS" "$@"
+fi
 
 if [[ "${1:-}" == dataset ]]; then
   shift

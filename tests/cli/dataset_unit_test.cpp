@@ -730,6 +730,26 @@ TEST_F(DatasetTest, ManifestListsAnImagesWarnings) {
       std::string::npos);
 }
 
+TEST_F(DatasetTest, ManifestLineOfEvaluateAddsMetricAndValueLast) {
+  ManifestRecord r;
+  r.input = "val/a.png";
+  r.predicted = 3;
+  r.targets = {3};
+  r.outputs = {"del.json"};
+  r.metric = "deletion";
+  r.value = 0.5;
+  EXPECT_EQ(
+      manifest_line(r),
+      "{\"input\":\"val/a.png\",\"status\":\"ok\",\"error\":null,"
+      "\"predicted\":3,\"score\":null,\"targets\":[3],\"outputs\":["
+      "\"del.json\"],\"warnings\":[],\"metric\":\"deletion\",\"value\":0.5}"
+      "\n");
+  r.value = std::nan(""); // an undefined value (a constant map) is null
+  EXPECT_NE(manifest_line(r).find("\"value\":null}"), std::string::npos);
+  r.metric.clear(); // explain's lines: no metric, no value
+  EXPECT_EQ(manifest_line(r).find("metric"), std::string::npos);
+}
+
 TEST_F(DatasetTest, ManifestStartsANewLineAfterACutOne) {
   const std::string path = touch("cut.jsonl", "{\"input\":\"a.png\",\"sta");
   {

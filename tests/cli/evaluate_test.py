@@ -13,6 +13,7 @@ python3-scipy, python3-skimage).
 """
 import copy
 import json
+import os
 import sys
 
 import numpy as np
@@ -20,8 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness import (Classifier, Scalar, check, expect_error, main, make_model, path, read_png,
-                     reference, run, save)
+from harness import (Classifier, Rgb, Scalar, check, expect_error, fresh_dir, main, make_model,
+                     path, read_png, reference, run, save, write_png)
 from torch_reference import select
 
 MAX_DIFF = {}  # (metric, dtype) -> largest |guidedbp - reference|
@@ -125,6 +126,19 @@ def close(actual, expected, dtype, key):
     MAX_DIFF[key] = max(MAX_DIFF.get(key, 0.0), diff / scale)
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     assert diff <= tol * scale, f"{key}: max |diff| {diff} (scale {scale}): {a} vs {e}"
+
+
+def agree(actual, expected, key):
+    """Two runs of the CLI that differ only in --batch-size or --shard: the same
+    nulls, values within float32 rounding (batched matrix products round
+    differently from one image at a time)."""
+    a = np.array(actual, dtype=np.float64)
+    e = np.array(expected, dtype=np.float64)
+    assert a.shape == e.shape and (np.isnan(a) == np.isnan(e)).all(), (a, e)
+    ok = ~np.isnan(e)
+    diff = float(np.max(np.abs(a[ok] - e[ok]), initial=0.0))
+    MAX_DIFF[key] = max(MAX_DIFF.get(key, 0.0), diff)
+    assert diff <= 1e-6, f"{key}: max |diff| {diff}: {a} vs {e}"
 
 
 # ------------------------------------------------------------ infidelity
@@ -365,6 +379,97 @@ def area_curves():
         check(f"{kind}: curve and AUC as RISE, step {step or 'W'}, target {target}", body)
 
 
+# ------------------------------------------------------------ --image
+def area_images():
+    """The images form in batches: five 5 x 5 RGB PNGs. Values must not depend
+    on --batch-size or --shard (generated noise included), and infidelity's
+    and deletion's match the references on the images as Python decodes them,
+    with image k's noise drawn as documented: seed --seed + k."""
+    eager, model = make_model(Rgb, "rgb.pt", 7)
+    folder = fresh_dir("images")
+    gen = torch.Generator().manual_seed(11)
+    names = [write_png(os.path.join(folder, f"img{k}.png"),
+                       torch.randint(0, 256, (5, 5, 3), generator=gen,
+                                     dtype=torch.uint8).numpy()) for k in range(5)]
+    x = torch.stack([torch.from_numpy(read_png(p).copy()).permute(2, 0, 1).float() / 255
+                     for p in names])
+
+    def infidelity_batches():
+        attrs = torch.randn(5, 3, 5, 5, generator=gen)
+        target = [1, 0, 3, 2, 1]
+        argv = ["--metric", "infidelity", "--model", model, "--image", folder, "--target",
+                repr(target), "--attributions", save(attrs, "ia.npy"), "--samples", "3",
+                "--noise-std", "0.05", "--seed", "7"]
+        r = {b: report(*argv, "--batch-size", str(b)) for b in (1, 2, 64)}
+        assert r[1]["inputs"] == names, r[1]["inputs"]
+        for b in (2, 64):
+            agree(r[b]["values"], r[1]["values"], ("images", "batch"))
+            agree(r[b]["normalized"], r[1]["normalized"], ("images", "batch"))
+        perts = torch.cat([0.05 * torch.randn((3, 3, 5, 5),
+                                              generator=torch.Generator().manual_seed(7 + k))
+                           for k in range(5)])
+        plain, normalized = ref_infidelity(eager, [x], [attrs], [perts],
+                                           [x.repeat_interleave(3, 0) - perts], target, ())
+        close(r[2]["values"], plain, torch.float32, ("infidelity", "images"))
+        close(r[2]["normalized"], normalized, torch.float32, ("infidelity", "images"))
+    check("images infidelity: --batch-size 1, 2, 64 equal; seed + k noise as the reference",
+          infidelity_batches)
+
+    def sensitivity_shards():
+        argv = ["--metric", "sensitivity-max", "--model", model, "--image", folder,
+                "--target", "2", "--samples", "4", "--radius", "0.05", "--seed", "3"]
+        whole = report(*argv, "--batch-size", "64")
+        parts = {}
+        for shard, b in (("0/2", "1"), ("1/2", "2")):
+            r = report(*argv, "--shard", shard, "--batch-size", b)
+            parts.update(zip(r["inputs"], r["values"]))
+        assert sorted(parts) == whole["inputs"] == names, (parts, whole["inputs"])
+        agree([parts[p] for p in names], whole["values"], ("images", "shard"))
+    check("images sensitivity-max: --shard 0/2 + 1/2 (batches 1, 2) equal the whole run",
+          sensitivity_shards)
+
+    def mprt_batches():
+        argv = ["--metric", "mprt", "--method", "saliency", "--model", model, "--image",
+                folder, "--target", "1", "--seed", "2", "--strip", path("istrip.png")]
+        r2, r64 = report(*argv, "--batch-size", "2"), report(*argv, "--batch-size", "64")
+        assert r2["layers"] == r64["layers"] == ["fc", "conv"], r2["layers"]
+        for key in ("spearman_abs", "spearman"):
+            agree(r2["similarity"][key], r64["similarity"][key], ("images", "batch"))
+        assert read_png(path("istrip.png")).shape[0] > 16
+    check("images mprt: --batch-size 2 and 64 equal", mprt_batches)
+
+    def deletion_manifest():
+        manifest = path("evaluate.jsonl")
+        argv = ["--metric", "deletion", "--model", model, "--image", folder]
+        r1 = report(*argv, "--batch-size", "1", "--manifest", manifest, "--plot",
+                    path("idel.png"))
+        r64 = report(*argv, "--batch-size", "64")
+        agree(r1["curves"], r64["curves"], ("images", "batch"))
+        assert r1["classes"] == r64["classes"], (r1["classes"], r64["classes"])
+        listed = [names[3], names[1]]
+        with open(path("list.txt"), "w") as f:
+            f.write("".join(p + "\n" for p in listed))
+        r_list = report("--metric", "deletion", "--model", model, "--files-from",
+                        path("list.txt"))
+        assert r_list["inputs"] == listed, r_list["inputs"]
+        agree(r_list["values"], [r64["values"][3], r64["values"][1]], ("images", "batch"))
+        classes = eager(x).argmax(1).tolist()
+        maps = reference(eager, x, classes, rule="guided")
+        close(r64["curves"], ref_curve(eager, x, maps, classes, "deletion", 5), torch.float32,
+              ("deletion", "images"))
+        with open(manifest) as f:
+            lines = [json.loads(line) for line in f]
+        assert [line["input"] for line in lines] == names, lines
+        for i, line in enumerate(lines):
+            assert line["status"] == "ok" and line["metric"] == "deletion", line
+            assert line["value"] == r1["values"][i], (line, r1["values"][i])
+            assert line["targets"] == [classes[i]] and line["predicted"] == classes[i], line
+            assert line["outputs"] == [path("report.json"), path("idel.png")], line
+    check("images deletion: --batch-size 1 and 64 equal, the reference, the manifest, "
+          "--files-from takes exactly the listed images",
+          deletion_manifest)
+
+
 # ---------------------------------------------------------------- errors
 def area_errors():
     eager, model = make_model(Classifier, "e.pt", 1, torch.float64)
@@ -383,7 +488,28 @@ def area_errors():
         (["--metric", "sensitivity-max", "--method", "guided-backprop", "--abs"], "--abs"),
         (["--metric", "mprt", "--normalize"], "--normalize applies to infidelity"),
         (["--metric", "mprt", "--plot", path("p.jpg")], "give a .png file"),
+        (["--metric", "mprt", "--batch-size", "2"], "--batch-size applies to --image"),
+        (["--metric", "mprt", "--manifest", path("m.jsonl")], "--manifest applies to --image"),
+        (["--metric", "mprt", "--batch-size", "0"], "Value 0 not in range"),
+        (["--metric", "mprt", "--files-from", path("l.txt")], "--files-from lists images"),
     ]
+
+    def image_errors():
+        _, rgb = make_model(Rgb, "erg.pt", 7)
+        folder = fresh_dir("eimages")
+        for k in range(3):
+            write_png(os.path.join(folder, f"{k}.png"), np.full((5, 5, 3), 40 * k, np.uint8))
+        images = ["evaluate", "--model", rgb, "--image", folder, "--output", out,
+                  "--batch-size", "2"]
+        expect_error(images + ["--metric", "deletion", "--target", "[1, 0]"], 1,
+                     "has 2 entries for 3 images", outputs=[out])
+        expect_error(images + ["--metric", "infidelity", "--target", "1", "--attributions",
+                               save(torch.zeros(2, 3, 5, 5), "ea.npy")], 1,
+                     "has 2 rows for 3 images", outputs=[out])
+        expect_error(images + ["--metric", "deletion", "--manifest", folder], 1,
+                     "--manifest", outputs=[out])
+    check("images: --target list not one per image, --attributions not one row per image, "
+          "--manifest a folder", image_errors)
     def strip_of_vectors():
         _, scalar = make_model(Scalar, "scalar.pt", 1, torch.float64)
         expect_error(["evaluate", "--metric", "mprt", "--model", scalar, "--input",
@@ -399,7 +525,8 @@ def area_errors():
 
 
 AREAS = {"infidelity": area_infidelity, "sensitivity": area_sensitivity,
-         "mprt": area_mprt, "curves": area_curves, "errors": area_errors}
+         "mprt": area_mprt, "curves": area_curves, "images": area_images,
+         "errors": area_errors}
 
 if __name__ == "__main__":
     status = main(__doc__, AREAS, prefix="guidedbp_evaluate_test_")

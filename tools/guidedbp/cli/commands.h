@@ -142,8 +142,13 @@ struct EvaluateArgs {
   /// --image: files or folders, read and preprocessed as `explain` does,
   /// stacked into the one input instead of --input.
   std::vector<std::string> images;
+  std::string files_from; ///< --files-from LIST ("-": stdin), as `explain`'s
   PreprocessArgs preprocess;
   std::string shard; ///< --shard I/N ("": environment, or all images)
+  /// --image: images per forward/backward pass (docs/evaluate.md).
+  int64_t batch_size = 16;
+  bool has_batch_size = false;
+  std::string manifest; ///< --image: --manifest FILE.jsonl, as `explain`'s
   std::vector<std::string> forward_args;
   std::string target; ///< --target literal
   bool has_target = false;

@@ -29,6 +29,10 @@ example i, sample j (Captum's layout); n = rows / N.
 Images: --image instead of --input reads PNG/JPEG files and folders as `explain`
 does, with its preprocessing flags (its --normalize imagenet is spelled
 --image-normalize imagenet here); they must be one size after preprocessing.
+They go through --batch-size at a time; generated perturbations of the image
+at position k of the whole listing come from seed --seed + k, so no
+value depends on --batch-size or --shard. --manifest FILE.jsonl appends one
+line per image (explain's format, plus "metric" and "value").
 
 Examples:
   guidedbp evaluate --metric mprt --method saliency --model model.pt \
@@ -81,12 +85,31 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
           ->take_all()
           ->excludes(input);
   input->excludes(image);
+  e->add_option(
+      "--files-from",
+      args.files_from,
+      "also the images listed in this file, one path per line (- : stdin), "
+      "as `explain --files-from`");
   add_preprocess_options(e, args.preprocess, "--image-normalize");
   e->add_option(
       "--shard",
       args.shard,
       "--image: only shard I of N (0-based) of the listed images, as "
       "`explain --shard`");
+  e->add_option_function<int64_t>(
+       "--batch-size",
+       [&args](int64_t size) {
+         args.batch_size = size;
+         args.has_batch_size = true;
+       },
+       "--image: images per forward/backward pass (default 16); the values "
+       "do not depend on it")
+      ->check(CLI::Range(int64_t(1), int64_t(4096)));
+  e->add_option(
+      "--manifest",
+      args.manifest,
+      "--image: append one JSON line per image to this file, as `explain "
+      "--manifest` (JSON Lines), once the report is written");
   e->add_option(
        "--forward-arg",
        args.forward_args,

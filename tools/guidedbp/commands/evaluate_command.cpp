@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "cli/cli_error.h"
@@ -13,6 +14,7 @@
 #include "commands/evaluate.h"
 #include "commands/forward_arg.h"
 #include "commands/target_convert.h"
+#include "dataset/manifest.h"
 #include "io/file_util.h"
 #include "io/model_io.h"
 #include "io/tensor_io.h"
@@ -105,12 +107,27 @@ void refuse_other_metrics_options(const EvaluateArgs& args) {
 }
 
 void check_common(const EvaluateArgs& args) {
-  if (args.inputs.empty() && args.images.empty()) {
+  if (args.inputs.empty() && !image_form(args)) {
     throw UsageError(
-        "no input: give --input TENSOR (.npy/.pt) or --image FILE|FOLDER");
+        "no input: give --input TENSOR (.npy/.pt), --image FILE|FOLDER or "
+        "--files-from LIST");
   }
-  if (!args.shard.empty() && args.images.empty()) {
-    throw UsageError("--shard applies to --image; leave it out with --input");
+  if (!args.inputs.empty() && !args.files_from.empty()) {
+    throw UsageError(
+        "--files-from lists images; give either --input tensors or images");
+  }
+  if (!image_form(args)) {
+    const std::pair<const char*, bool> image_options[] = {
+        {"--shard", !args.shard.empty()},
+        {"--batch-size", args.has_batch_size},
+        {"--manifest", !args.manifest.empty()}};
+    for (const auto& [option, given] : image_options) {
+      if (given) {
+        throw UsageError(
+            std::string(option) +
+            " applies to --image; leave it out with --input");
+      }
+    }
   }
   if (!ends_with(args.output, ".json")) {
     throw UsageError(
@@ -147,6 +164,45 @@ void check_common(const EvaluateArgs& args) {
     throw UsageError(
         "unknown --metric '" + limit_length(args.metric, 40) +
         "' (expected infidelity, sensitivity-max, mprt, deletion or insertion)");
+  }
+}
+
+// One `explain`-style manifest line per image, once the report is
+// written: "targets" holds the image's class when the report has one
+// (deletion, insertion: "classes"; a class target), "outputs" the report
+// and its images, "metric" and "value" the image's entry of "values".
+void write_manifest(
+    Manifest& manifest,
+    const EvaluateArgs& args,
+    const Target& target,
+    const std::vector<std::string>& names,
+    const MetricReport& metric) {
+  const nlohmann::json& values = metric.fields.at("values");
+  const nlohmann::json classes =
+      metric.fields.contains("classes") ? metric.fields["classes"] : nullptr;
+  std::vector<std::string> outputs = {args.output};
+  for (const auto& image : metric.images) {
+    outputs.push_back(image.first);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    ManifestRecord record;
+    record.input = names[i];
+    if (classes.is_array()) {
+      record.targets = {classes[i].get<int64_t>()};
+    } else if (target.kind() == Target::Kind::kIndex) {
+      record.targets = target.indices();
+    } else if (target.kind() == Target::Kind::kPerExample) {
+      record.targets = {target.indices()[i]};
+    }
+    if (classes.is_array() && !args.has_target) {
+      record.predicted = classes[i].get<int64_t>();
+    }
+    record.outputs = outputs;
+    record.metric = args.metric;
+    if (values[i].is_number()) {
+      record.value = values[i].get<double>();
+    }
+    manifest.write(record);
   }
 }
 
@@ -204,16 +260,21 @@ int run_evaluate(const EvaluateArgs& args) {
   const torch::Device device = apply_runtime(args.runtime);
   torch::jit::Module module = load_model(args.model);
   module.to(device);
-  std::vector<torch::Tensor> inputs;
-  std::vector<std::string> images;
-  if (args.images.empty()) {
-    inputs = read_tensors(args.inputs, device);
-  } else {
-    ImageInputs read = read_image_inputs(args, module);
-    inputs.push_back(read.input.to(device));
-    images = std::move(read.names);
+  // The manifest opens before any work, so that a bad path fails first.
+  std::optional<Manifest> manifest;
+  if (!args.manifest.empty()) {
+    manifest.emplace(args.manifest);
   }
-  EvaluateRun run{args, module, device, std::move(inputs), {}, target};
+  EvaluateRun run{args, module, device, {}, {}, target};
+  ImageSet images;
+  if (!image_form(args)) {
+    run.inputs = read_tensors(args.inputs, device);
+    run.examples = run.inputs.front().size(0);
+  } else {
+    images = list_image_inputs(args, module);
+    run.images = &images;
+    run.examples = static_cast<int64_t>(images.names.size());
+  }
   for (const std::string& text : args.forward_args) {
     c10::IValue arg = forward_arg(text);
     run.extra.push_back(
@@ -235,7 +296,7 @@ int run_evaluate(const EvaluateArgs& args) {
        args.metric == "infidelity" ? nlohmann::json()
                                    : nlohmann::json(args.method)},
       {"model", args.model},
-      {"inputs", args.images.empty() ? args.inputs : images},
+      {"inputs", image_form(args) ? images.names : args.inputs},
       {"target",
        args.has_target ? nlohmann::json(args.target) : nlohmann::json()},
   };
@@ -252,6 +313,9 @@ int run_evaluate(const EvaluateArgs& args) {
     files.stage(image.first, image.second);
   }
   files.commit();
+  if (manifest) {
+    write_manifest(*manifest, args, target, images.names, metric);
+  }
   std::printf("%s\n", metric.summary.c_str());
   return 0;
 }

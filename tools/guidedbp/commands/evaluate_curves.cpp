@@ -22,30 +22,45 @@ void check_curve_args(const EvaluateArgs& args) {
 
 MetricReport evaluate_curves(const EvaluateRun& run) {
   const EvaluateArgs& args = run.args;
-  const torch::Tensor& x = run.inputs.front();
-  if (x.dim() != 4) {
-    const std::string name =
-        args.inputs.empty() ? "the images" : args.inputs.front();
-    throw CliError(
-        name + " has shape " + c10::str(x.sizes()) + "; --metric " +
-        args.metric + " needs N x C x H x W images");
-  }
-  const Target target = args.has_target
-      ? run.target
-      : predicted_classes(run.module, x, run.extra);
   std::unique_ptr<ModifiedReluGradient> method =
       make_method(run.module, args.method, args.abs);
-  torch::Tensor maps = method->attribute(x, target, run.extra);
   const PixelCurve kind = args.metric == "deletion" ? PixelCurve::kDeletion
                                                     : PixelCurve::kInsertion;
-  PixelCurveResult r = pixel_curve(
-      run.module,
-      x,
-      maps,
-      kind,
-      target,
-      run.extra,
-      PixelCurveOptions().step(args.step));
+  std::vector<torch::Tensor> curve_parts, auc_parts, class_parts;
+  int64_t width = 0;
+  for_each_batch(run, [&](const EvaluateBatch& batch) {
+    const torch::Tensor& x = batch.inputs.front();
+    if (x.dim() != 4) {
+      throw CliError(
+          (args.inputs.empty() ? "the images" : args.inputs.front()) +
+          " has shape " + c10::str(x.sizes()) + "; --metric " + args.metric +
+          " needs N x C x H x W images");
+    }
+    width = x.size(3);
+    const Target target = args.has_target
+        ? batch.target
+        : predicted_classes(run.module, x, batch.extra);
+    torch::Tensor maps = method->attribute(x, target, batch.extra);
+    PixelCurveResult r = pixel_curve(
+        run.module,
+        x,
+        maps,
+        kind,
+        target,
+        batch.extra,
+        PixelCurveOptions().step(args.step));
+    curve_parts.push_back(r.curves);
+    auc_parts.push_back(r.auc);
+    if (r.classes.defined()) {
+      class_parts.push_back(r.classes);
+    }
+  });
+  PixelCurveResult r;
+  r.curves = torch::cat(curve_parts);
+  r.auc = torch::cat(auc_parts);
+  if (!class_parts.empty()) {
+    r.classes = torch::cat(class_parts);
+  }
   nlohmann::json classes; // null for targets that are not one class each
   if (r.classes.defined()) {
     classes = nlohmann::json::array();
@@ -57,7 +72,7 @@ MetricReport evaluate_curves(const EvaluateRun& run) {
   for (int64_t i = 0; i < r.curves.size(0); ++i) {
     curves.push_back(json_values(r.curves[i]));
   }
-  const int64_t step = args.step > 0 ? args.step : x.size(3);
+  const int64_t step = args.step > 0 ? args.step : width;
   MetricReport report;
   report.fields = {
       {"step", step},

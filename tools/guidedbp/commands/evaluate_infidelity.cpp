@@ -33,31 +33,63 @@ void check_infidelity_args(const EvaluateArgs& args) {
 
 MetricReport evaluate_infidelity(const EvaluateRun& run) {
   const EvaluateArgs& args = run.args;
-  std::vector<torch::Tensor> attributions =
+  const std::vector<torch::Tensor> attributions =
       read_tensors(args.attributions, run.device);
-  Perturbations p;
   const bool given = !args.perturbations.empty();
+  std::vector<torch::Tensor> perturbations, perturbed_inputs;
   if (given) {
-    p.perturbations = read_tensors(args.perturbations, run.device);
-    p.perturbed_inputs = read_tensors(args.perturbed_inputs, run.device);
-  } else {
-    p = gaussian_perturbations(
-        run.inputs,
-        GaussianPerturbationOptions()
-            .samples(args.samples)
-            .noise_std(args.noise_std)
-            .seed(args.seed));
+    perturbations = read_tensors(args.perturbations, run.device);
+    perturbed_inputs = read_tensors(args.perturbed_inputs, run.device);
   }
-  InfidelityResult r = infidelity(
-      run.module,
-      run.inputs,
-      attributions,
-      p.perturbations,
-      p.perturbed_inputs,
-      run.target,
-      run.extra,
-      InfidelityOptions().normalize(args.normalize));
-  const int64_t n = p.perturbed_inputs[0].size(0) / run.inputs[0].size(0);
+  std::vector<torch::Tensor> values, normalized;
+  int64_t n = 0;
+  for_each_batch(run, [&](const EvaluateBatch& batch) {
+    Perturbations p;
+    const std::vector<torch::Tensor> a =
+        batch_rows(run, batch, attributions, args.attributions, false);
+    if (given) {
+      p.perturbations =
+          batch_rows(run, batch, perturbations, args.perturbations, true);
+      p.perturbed_inputs =
+          batch_rows(run, batch, perturbed_inputs, args.perturbed_inputs, true);
+    } else {
+      std::vector<torch::Tensor> made = generated_perturbations(
+          run,
+          batch,
+          [&](const std::vector<torch::Tensor>& inputs, uint64_t seed) {
+            Perturbations g = gaussian_perturbations(
+                inputs,
+                GaussianPerturbationOptions()
+                    .samples(args.samples)
+                    .noise_std(args.noise_std)
+                    .seed(seed));
+            std::vector<torch::Tensor> both = g.perturbations;
+            both.insert(
+                both.end(),
+                g.perturbed_inputs.begin(),
+                g.perturbed_inputs.end());
+            return both;
+          });
+      const auto half = made.begin() + static_cast<long>(made.size() / 2);
+      p.perturbations.assign(made.begin(), half);
+      p.perturbed_inputs.assign(half, made.end());
+    }
+    InfidelityResult r = infidelity(
+        run.module,
+        batch.inputs,
+        a,
+        p.perturbations,
+        p.perturbed_inputs,
+        batch.target,
+        batch.extra,
+        InfidelityOptions().normalize(args.normalize));
+    values.push_back(r.values);
+    normalized.push_back(r.normalized);
+    n = p.perturbed_inputs[0].size(0) / batch.inputs[0].size(0);
+  });
+  InfidelityResult r;
+  r.values = torch::cat(values);
+  r.normalized = torch::cat(normalized);
   MetricReport report;
   report.fields = {
       {"attributions", args.attributions},

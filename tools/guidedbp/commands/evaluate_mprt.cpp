@@ -35,19 +35,44 @@ void check_mprt_args(const EvaluateArgs& args) {
 
 MetricReport evaluate_mprt(const EvaluateRun& run) {
   const EvaluateArgs& args = run.args;
-  const torch::Tensor& x = run.inputs.front();
-  if (!args.strip.empty() && x.dim() != 3 && x.dim() != 4) {
-    throw CliError(
-        "--strip draws 2-D maps, but the input has shape " +
-        c10::str(x.sizes()) +
-        " (expected N x C x H x W or N x H x W); leave --strip out");
+  if (!args.strip.empty() && run.images == nullptr) {
+    const torch::Tensor& x = run.inputs.front();
+    if (x.dim() != 3 && x.dim() != 4) {
+      throw CliError(
+          "--strip draws 2-D maps, but the input has shape " +
+          c10::str(x.sizes()) +
+          " (expected N x C x H x W or N x H x W); leave --strip out");
+    }
   }
+  // Every randomized state is explained on all batches: the images are
+  // read once and kept on the CPU, one batch at a time goes to the device,
+  // and the maps come back to the CPU (the test compares all of them).
+  std::vector<EvaluateBatch> batches;
+  for_each_batch(run, [&](const EvaluateBatch& batch) {
+    batches.push_back(batch);
+    if (run.images != nullptr) {
+      batches.back().inputs.front() = batch.inputs.front().cpu();
+    }
+  });
   const std::string method_name = args.method;
   const bool abs = args.abs;
+  const bool one_batch = run.images == nullptr;
   auto explain = [&](const Model& model) {
     std::unique_ptr<ModifiedReluGradient> method =
         make_method(model, method_name, abs);
-    return method->attribute(run.inputs, run.target, run.extra).front();
+    if (one_batch) {
+      const EvaluateBatch& b = batches.front();
+      return method->attribute(b.inputs, b.target, b.extra).front();
+    }
+    std::vector<torch::Tensor> maps;
+    for (const EvaluateBatch& b : batches) {
+      maps.push_back(
+          method
+              ->attribute({b.inputs.front().to(run.device)}, b.target, b.extra)
+              .front()
+              .cpu());
+    }
+    return torch::cat(maps);
   };
   RandomizationResult r = model_parameter_randomization(
       run.module,

@@ -51,24 +51,39 @@ void check_sensitivity_args(const EvaluateArgs& args) {
 MetricReport evaluate_sensitivity(const EvaluateRun& run) {
   const EvaluateArgs& args = run.args;
   const bool given = !args.perturbed_inputs.empty();
-  std::vector<torch::Tensor> perturbed = given
-      ? read_tensors(args.perturbed_inputs, run.device)
-      : uniform_perturbed_inputs(
-            run.inputs,
-            UniformPerturbationOptions()
-                .samples(args.samples)
-                .radius(args.radius)
-                .seed(args.seed));
+  std::vector<torch::Tensor> perturbed_given;
+  if (given) {
+    perturbed_given = read_tensors(args.perturbed_inputs, run.device);
+  }
   std::unique_ptr<ModifiedReluGradient> method =
       make_method(run.module, args.method, args.abs);
-  torch::Tensor values = sensitivity_max(
-      explanation(*method),
-      run.inputs,
-      perturbed,
-      run.target,
-      run.extra,
-      SensitivityOptions().norm_ord(norm_order(args.norm)));
-  const int64_t n = perturbed[0].size(0) / run.inputs[0].size(0);
+  const double order = norm_order(args.norm);
+  std::vector<torch::Tensor> batches;
+  int64_t n = 0;
+  for_each_batch(run, [&](const EvaluateBatch& batch) {
+    std::vector<torch::Tensor> perturbed = given
+        ? batch_rows(run, batch, perturbed_given, args.perturbed_inputs, true)
+        : generated_perturbations(
+              run,
+              batch,
+              [&](const std::vector<torch::Tensor>& inputs, uint64_t seed) {
+                return uniform_perturbed_inputs(
+                    inputs,
+                    UniformPerturbationOptions()
+                        .samples(args.samples)
+                        .radius(args.radius)
+                        .seed(seed));
+              });
+    batches.push_back(sensitivity_max(
+        explanation(*method),
+        batch.inputs,
+        perturbed,
+        batch.target,
+        batch.extra,
+        SensitivityOptions().norm_ord(order)));
+    n = perturbed[0].size(0) / batch.inputs[0].size(0);
+  });
+  const torch::Tensor values = torch::cat(batches);
   MetricReport report;
   report.fields = {
       {"perturbations", given ? "given" : "uniform"},

@@ -50,6 +50,12 @@ std::string manifest_line(const ManifestRecord& record) {
   line["targets"] = record.targets;
   line["outputs"] = record.outputs;
   line["warnings"] = record.warnings;
+  if (!record.metric.empty()) {
+    line["metric"] = record.metric;
+    line["value"] = record.value && std::isfinite(*record.value)
+        ? nlohmann::ordered_json(*record.value)
+        : nlohmann::ordered_json(nullptr);
+  }
   // File names need not be UTF-8; JSON must be: replace bad bytes (U+FFFD)
   // rather than lose the record.
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +

@@ -29,6 +29,12 @@ struct ManifestRecord {
   /// What was wrong with this image's maps though they were written (a
   /// blank map: an attribution that is zero everywhere), one line each.
   std::vector<std::string> warnings;
+  /// `evaluate --manifest` only: the metric as on the command line; when
+  /// not empty the line also has "metric" and "value" (after "warnings").
+  std::string metric;
+  /// `evaluate --manifest`: the image's value in the report (null when
+  /// undefined).
+  std::optional<double> value;
 };
 
 // clang-format off
