@@ -215,6 +215,7 @@ CompiledAttribution::CompiledAttribution(const std::string& package_path)
   m.dtype = parse_dtype(field("dtype"));
   m.output_shape = parse_shape(field("output_shape"));
   m.device = field("device");
+  m.threads = field("threads").empty() ? 0 : std::stoll(field("threads"));
   m.guidedbp_version = field("version");
   m.torch_version = field("torch_version");
   impl_->device = torch::Device(m.device.empty() ? "cpu" : m.device);

@@ -43,6 +43,10 @@ struct CompiledMetadata {
   std::vector<int64_t> output_shape;
   /// "cpu" or "cuda[:N]": where the package runs; inputs must be there.
   std::string device;
+  /// The threads of the package's parallel CPU loops, fixed at export
+  /// (`guidedbp export --threads`; `torch::set_num_threads` does not change
+  /// them); 0 for packages that do not record it.
+  int64_t threads = 0;
   /// The versions that made the package.
   std::string guidedbp_version;
   std::string torch_version;

@@ -63,6 +63,7 @@ struct ExportArgs {
   std::string device = "cpu";
   std::string output;      ///< --output PKG.pt2
   int64_t trace_batch = 0; ///< --trace-batch; 0: the exporter chooses
+  int64_t threads = 0; ///< --threads compiled into the package; 0: all cores
 };
 
 /// `guidedbp layers`.

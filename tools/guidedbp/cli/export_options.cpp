@@ -62,6 +62,13 @@ CLI::App* add_export_command(CLI::App& app, ExportArgs& args) {
       args.trace_batch,
       "batch size of the trace (default: the smallest >= 5 that no other "
       "input dimension equals)");
+  e->add_option(
+       "--threads",
+       args.threads,
+       "threads of the package's parallel loops, fixed at compile time "
+       "(default: this machine's cores); compile for the threads it will run "
+       "with")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   e->add_option("--output", args.output, "the package, PKG.pt2")->required();
   e->footer(kExportFooter);
   return e;

@@ -184,6 +184,10 @@ int run_export(const ExportArgs& args) {
     argv.emplace_back("--trace-batch");
     argv.push_back(std::to_string(args.trace_batch));
   }
+  if (args.threads > 0) {
+    argv.emplace_back("--threads");
+    argv.push_back(std::to_string(args.threads));
+  }
   int status = 1;
   try {
     status = run_program(argv);
