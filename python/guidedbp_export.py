@@ -167,10 +167,19 @@ def traced_program(torch, module, layer, kind, n_inputs):
     "neuron": (x.., g_layer) -> (layer output, a..)."""
     import torch.nn.functional as F
 
+    def keep(_module, _inputs, out):
+        # The rest of the model gets a copy, as in Captum and the library: an
+        # in-place op after the layer (vgg's ReLU(inplace=True) after a conv;
+        # export keeps relu_) would otherwise change the activations the map
+        # is made of (vgg11 features.18: maps 0.4 off).
+        captured.append(out)
+        return out.clone() if isinstance(out, torch.Tensor) else None
+
+    captured = []
+
     def run_with_layer(leaves):
-        captured = []
-        handle = None if layer is None else layer.register_forward_hook(
-            lambda _m, _i, out: captured.append(out))
+        captured.clear()
+        handle = None if layer is None else layer.register_forward_hook(keep)
         try:
             y = module(*leaves)
         finally:

@@ -11,6 +11,7 @@ the `unsupported` area runs: a package is one clear error naming the version nee
 
 Usage: export_test.py --cli build/guidedbp --libtorch-version 2.6.0 --compiled-tests BIN
 """
+import contextlib
 import glob
 import os
 import re
@@ -50,14 +51,16 @@ class Small(nn.Module):
 
 class Cam(nn.Module):
     """N x 3 x 6 x 6 -> N x 3; layer `down` gives N x 3 x 3 x 3 (a Grad-CAM map to
-    upsample), with ReLUs before it, after it (a module) and a functional one."""
+    upsample), with ReLUs before it, after it (an in-place module, as vgg's: the
+    map is made of the layer's output before that ReLU, as in Captum) and a
+    functional one."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
         self.relu = nn.ReLU()
         self.down = nn.Conv2d(4, 3, 3, stride=2, padding=1)
-        self.relu2 = nn.ReLU()
+        self.relu2 = nn.ReLU(inplace=True)
         self.fc = nn.Linear(3 * 3 * 3, 3)
 
     def forward(self, x):
@@ -86,17 +89,24 @@ class _Rule(torch.autograd.Function):
         return g * (x > 0), None
 
 
+@contextlib.contextmanager
+def relus_answering(rule):
+    """While active, every F.relu (nn.ReLU calls it too) answers by `rule`."""
+    original = F.relu
+    F.relu = lambda i, inplace=False: _Rule.apply(i, rule)
+    try:
+        yield
+    finally:
+        F.relu = original
+
+
 def reference(model, x, target, rule):
     """float64 eager attribution: every F.relu (nn.ReLU calls it too) answers by `rule`;
     target: an int, or a list with one index per example."""
     model = model.double()
     x = x.double().clone().requires_grad_(True)
-    original = F.relu
-    F.relu = lambda i, inplace=False: _Rule.apply(i, rule)
-    try:
+    with relus_answering(rule):
         y = model(x)
-    finally:
-        F.relu = original
     if isinstance(target, list):
         selected = y[torch.arange(len(target)), torch.tensor(target)]
     else:
@@ -111,12 +121,10 @@ def with_layer(model, x, rule, layer):
     captured = []
     handle = getattr(model, layer).register_forward_hook(
         lambda _m, _i, out: captured.append(out))
-    original = F.relu
-    F.relu = lambda i, inplace=False: _Rule.apply(i, rule)
     try:
-        y = model(x)
+        with relus_answering(rule):
+            y = model(x)
     finally:
-        F.relu = original
         handle.remove()
     return y, captured[0]
 

@@ -89,12 +89,7 @@ std::vector<torch::Tensor> package_attributions(
         "): it takes tensor inputs only");
   }
   std::unique_ptr<CompiledAttribution> package = load_package(args.model);
-  PackageRequest request;
-  request.has_method = args.has_method;
-  request.method = args.method;
-  request.abs = args.abs;
-  request.layer = args.layer;
-  check_package_request(*package, args.model, request);
+  check_package_request(*package, args.model, package_request(args));
   const MethodInfo& info =
       find_method(package->method(), MethodCommand::kAttribute);
   MethodOptions options = given;

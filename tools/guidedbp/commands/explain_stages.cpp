@@ -69,12 +69,7 @@ ExplainStages::ExplainStages(const ExplainArgs& args, const ExplainPlan& plan)
     compiled_ = load_package(args.model);
     check_package_offered(
         *compiled_, args.model, MethodCommand::kExplain, "explain");
-    PackageRequest request;
-    request.has_method = args.has_method;
-    request.method = args.method;
-    request.abs = args.abs;
-    request.layer = args.layer;
-    check_package_request(*compiled_, args.model, request);
+    check_package_request(*compiled_, args.model, package_request(args));
     const CompiledMetadata& meta = compiled_->metadata();
     plan_.grad_cam = meta.method == "guided-gradcam";
     if (args.gradcam_map && !plan_.grad_cam) {

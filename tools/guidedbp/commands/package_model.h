@@ -32,6 +32,18 @@ struct PackageRequest {
   std::string layer; ///< "": none named
 };
 
+/// The request of a command line's options (attribute's and explain's
+/// arguments both have these members).
+template <typename Args>
+PackageRequest package_request(const Args& args) {
+  PackageRequest request;
+  request.has_method = args.has_method;
+  request.method = args.method;
+  request.abs = args.abs;
+  request.layer = args.layer;
+  return request;
+}
+
 /// Why `request` does not fit the package called `model` (empty when it
 /// fits): a method other than the package's, an absolute value it lacks, a
 /// layer other than its own. `prefix` is how the user spells the options:
