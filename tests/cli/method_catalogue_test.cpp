@@ -50,7 +50,12 @@ TEST(MethodCatalogueTest, EachCommandOffersItsMethods) {
       (V{"guided-backprop", "deconvolution", "saliency"}));
   EXPECT_EQ(
       method_names(MethodCommand::kExport),
-      (V{"guided-backprop", "deconvolution", "saliency"}));
+      (V{"guided-backprop",
+         "deconvolution",
+         "saliency",
+         "guided-gradcam",
+         "neuron-guided-backprop",
+         "neuron-deconvolution"}));
   try {
     find_method("neuron-deconvolution", MethodCommand::kExplain);
     FAIL() << "explain offered a neuron method";
