@@ -161,49 +161,52 @@ def find_layer(torch, ep, layer):
     return module, modules[layer]
 
 
-def traced_program(torch, module, layer, kind, n_inputs):
+def run_with_layer(torch, module, layer, args, layer_path):
+    """(output, the output of submodule `layer`) of one forward pass; (output,
+    None) without a layer. The layer must run once and return one (N, C, ...)
+    tensor. The rest of the model gets a copy of it, as in Captum and the
+    library: an in-place op after the layer (vgg's ReLU(inplace=True) after a
+    conv; export keeps relu_) would otherwise change the activations the map is
+    made of (vgg11 features.18: maps 0.4 off)."""
+    if layer is None:
+        return module(*args), None
+    captured = []
+
+    def keep(_module, _inputs, out):
+        captured.append(out)
+        return out.clone() if isinstance(out, torch.Tensor) else None
+
+    handle = layer.register_forward_hook(keep)
+    try:
+        y = module(*args)
+    finally:
+        handle.remove()
+    out = captured[0] if len(captured) == 1 else None
+    if out is None or not isinstance(out, torch.Tensor) or out.dim() < 2:
+        raise ExportError(
+            f"--layer {layer_path}: " +
+            (f"runs {len(captured)} times in one forward pass"
+             if len(captured) != 1 else "its output is not one (N, C, ...) tensor") +
+            "; choose a submodule that runs once and returns one tensor")
+    return y, out
+
+
+def traced_program(torch, module, layer, layer_path, kind, n_inputs):
     """The function make_fx traces. kind "input": (x.., g) -> (y, a..);
     "layer": (x.., g) -> (y, a.., map) with the Grad-CAM map of `layer`;
     "neuron": (x.., g_layer) -> (layer output, a..)."""
     import torch.nn.functional as F
-
-    def keep(_module, _inputs, out):
-        # The rest of the model gets a copy, as in Captum and the library: an
-        # in-place op after the layer (vgg's ReLU(inplace=True) after a conv;
-        # export keeps relu_) would otherwise change the activations the map
-        # is made of (vgg11 features.18: maps 0.4 off).
-        captured.append(out)
-        return out.clone() if isinstance(out, torch.Tensor) else None
-
-    captured = []
-
-    def run_with_layer(leaves):
-        captured.clear()
-        handle = None if layer is None else layer.register_forward_hook(keep)
-        try:
-            y = module(*leaves)
-        finally:
-            if handle is not None:
-                handle.remove()
-        if layer is None:
-            return y, None
-        if len(captured) != 1:
-            raise ExportError(
-                f"the layer runs {len(captured)} times in one forward pass; a layer "
-                "method needs a submodule that runs once")
-        out = captured[0]
-        if not isinstance(out, torch.Tensor) or out.dim() < 2 or not out.requires_grad:
-            raise ExportError(
-                "the layer's output is not one (N, C, ...) tensor computed from the "
-                "inputs; choose another --layer")
-        return y, out
 
     def program(*args):
         xs = list(args[:n_inputs])
         g = args[n_inputs]
         with torch.enable_grad():
             leaves = [x.detach().requires_grad_(True) for x in xs]
-            y, activations = run_with_layer(leaves)
+            y, activations = run_with_layer(torch, module, layer, leaves, layer_path)
+            if activations is not None and not activations.requires_grad:
+                raise ExportError(
+                    f"--layer {layer_path}: its output is not computed from the inputs; "
+                    "choose another --layer")
             if kind != "neuron" and not isinstance(y, torch.Tensor):
                 raise ExportError(
                     "the model returns a " + type(y).__name__ +
@@ -321,19 +324,15 @@ def export_package(args):
     generator = torch.Generator().manual_seed(0)
     samples = [torch.randn([batch] + shape[1:], generator=generator, dtype=dtype).to(device)
                for _, shape, dtype in shapes]
-    captured = []
-    handle = None if layer is None else layer.register_forward_hook(
-        lambda _m, _i, out: captured.append(out))
     with torch.no_grad():
         try:
-            y = module(*samples)
+            y, out = run_with_layer(torch, module, layer, samples, args.layer)
+        except ExportError:
+            raise
         except Exception as e:  # noqa: BLE001
             raise ExportError(
                 f"the model fails at batch size {batch} ({first_line(e)}); export it "
                 "with a dynamic batch: dynamic_shapes={'x': {0: torch.export.Dim('batch')}}")
-        finally:
-            if handle is not None:
-                handle.remove()
     if kind != "neuron" and (not isinstance(y, torch.Tensor) or y.dim() == 0
                              or y.shape[0] != batch):
         raise ExportError(
@@ -341,14 +340,10 @@ def export_package(args):
             "that returns the scores tensor")
     layer_shape = []
     if layer is not None:
-        out = captured[0] if len(captured) == 1 else None
-        if out is None or not isinstance(out, torch.Tensor) or out.dim() < 2 \
-                or out.shape[0] != batch:
+        if out.shape[0] != batch:
             raise ExportError(
-                f"--layer {args.layer}: " +
-                (f"runs {len(captured)} times in one forward pass"
-                 if len(captured) != 1 else "its output is not one (N, C, ...) tensor") +
-                "; choose a submodule that runs once and returns one tensor")
+                f"--layer {args.layer}: its output is not one (N, C, ...) tensor; choose a "
+                "submodule that runs once and returns one tensor")
         layer_shape = list(out.shape[1:])
         if kind == "layer":
             for name, shape, _ in shapes:
@@ -362,7 +357,7 @@ def export_package(args):
     start = out if kind == "neuron" else y
     g = torch.randn(start.shape, generator=generator, dtype=start.dtype).to(device)
     try:
-        program = traced_program(torch, module, layer, kind, len(samples))
+        program = traced_program(torch, module, layer, args.layer, kind, len(samples))
         gm, count = attribution_graph(torch, program, samples + [g], rule, args.abs, kind)
     except ExportError:
         raise
