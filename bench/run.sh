@@ -26,12 +26,17 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 RESULTS="$BUILD_DIR/results"
 PYTHON=/usr/bin/python3 # Debian's python3-torch; a pyenv python3 has no torch
 
-if [[ "${1:-}" == export ]]; then
-  shift
+# The export and dataset benchmarks run the CLI beside guidedbp_bench.
+build_cli_and_bench() {
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
     -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=ON -DGUIDEDBP_BUILD_SERVE=OFF \
     -DGUIDEDBP_INSTALL=OFF >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_cli guidedbp_bench
+}
+
+if [[ "${1:-}" == export ]]; then
+  shift
+  build_cli_and_bench
   exec "$PYTHON" "$ROOT/bench/export_bench.py" --guidedbp "$BUILD_DIR/tools/guidedbp/guidedbp" \
     --bench "$BUILD_DIR/bench/guidedbp_bench" --work "$BUILD_DIR/export-bench" \
     --results "$RESULTS" "$@"
@@ -39,10 +44,7 @@ fi
 
 if [[ "${1:-}" == dataset ]]; then
   shift
-  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DGUIDEDBP_BUILD_BENCH=ON \
-    -DGUIDEDBP_BUILD_TESTS=OFF -DGUIDEDBP_BUILD_CLI=ON -DGUIDEDBP_BUILD_SERVE=OFF \
-    -DGUIDEDBP_INSTALL=OFF >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)" --target guidedbp_cli guidedbp_bench
+  build_cli_and_bench
   "$PYTHON" "$ROOT/bench/make_models.py" "$BUILD_DIR/models"
   exec "$PYTHON" "$ROOT/bench/dataset_bench.py" --guidedbp "$BUILD_DIR/tools/guidedbp/guidedbp" \
     --bench "$BUILD_DIR/bench/guidedbp_bench" --models-dir "$BUILD_DIR/models" \
