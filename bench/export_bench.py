@@ -29,6 +29,7 @@ Timing: guidedbp_bench --packages (one process, interleaved rounds, medians; see
 docs/benchmarks.md), and bench/captum_bench.py for Captum.
 """
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -75,7 +76,7 @@ def run(cmd, **kw):
     return done
 
 
-def eager_model(name, fashion, dtype=torch.float32):
+def eager_model(name, fashion):
     if name == "mobilenet_v2":
         import torchvision
         torch.manual_seed(make_models.SEED)
@@ -94,7 +95,7 @@ def eager_model(name, fashion, dtype=torch.float32):
         model = model.eval()
     else:
         model = captum_bench.load_model(name, fashion)
-    return model.to(dtype)
+    return model
 
 
 def export_program(model, name, work, dtype):
@@ -154,8 +155,13 @@ def attribute(cli, model_path, method, x_path, out_path, layer=None):
     return torch.from_numpy(np.load(out_path)).double()
 
 
+def in_dtype(model, dtype):
+    """A copy of the eager model in `dtype` (Module.to converts in place)."""
+    return copy.deepcopy(model).to(dtype)
+
+
 def reference(model, x, method, layer, dtype=torch.float64):
-    model64 = model.to(dtype)
+    model64 = in_dtype(model, dtype)
     x64 = x.to(dtype)
     if method == "guided-gradcam":
         result, _ = layer_reference.guided_grad_cam(model64, (x64,), TARGETS, (), layer)
@@ -172,7 +178,7 @@ def captum_result(model, x, method, layer):
     import warnings
     warnings.filterwarnings("ignore")
     from captum import attr
-    model64, x64 = model.double(), x.double()
+    model64, x64 = in_dtype(model, torch.float64), x.double()
     target = torch.tensor(TARGETS)
     if method == "guided-gradcam":
         module = dict(model64.named_modules())[layer]
@@ -214,8 +220,9 @@ def main():
 
     rows = []
     for name in a.models.split(","):
+        eager = eager_model(name, a.fashion)
         for dtype in [torch.float32, torch.float64] if name in DOUBLE else [torch.float32]:
-            model = eager_model(name, a.fashion, dtype)
+            model = in_dtype(eager, dtype)
             script = os.path.join(a.work, f"{name}{SUFFIX[dtype]}.pt")
             torch.jit.script(model).save(script)
             ep = export_program(model, name, a.work, dtype)
@@ -236,7 +243,7 @@ def main():
                     continue
                 out = os.path.join(a.work, f"{name}.{method}.a.npy")
                 out_package = os.path.join(a.work, f"{name}.{method}.package.npy")
-                ref = reference(eager_model(name, a.fashion), x, method, layer)
+                ref = reference(eager, x, method, layer)
                 row = {"model": name, "dtype": str(dtype).replace("torch.", ""),
                        "method": method, **info,
                        "package_rel": rel(attribute(a.guidedbp, package, method, x_path,
@@ -246,13 +253,13 @@ def main():
                 if dtype == torch.float32:
                     # The same reference in float32: the eager numerics a
                     # float32 package should reproduce.
-                    ref32 = reference(eager_model(name, a.fashion), x, method, layer,
+                    ref32 = reference(eager, x, method, layer,
                                       torch.float32)
                     row["package_vs_eager32_rel"] = rel(
                         torch.from_numpy(np.load(out_package)).double(), ref32.double())
                     # How much of the gradient float32 itself keeps.
                     row["eager32_vs_reference_rel"] = rel(ref32.double(), ref)
-                    captum = captum_result(eager_model(name, a.fashion), x, method, layer)
+                    captum = captum_result(eager, x, method, layer)
                     if captum is not None:
                         row["captum_vs_reference_rel"] = rel(captum, ref)
                 rows.append(row)
