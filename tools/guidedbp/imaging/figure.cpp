@@ -117,6 +117,19 @@ std::string shorten(const std::string& s, size_t max) {
   return s.size() <= max ? s : s.substr(0, max - 1) + "-";
 }
 
+// A horizontal grid line from `left` to `right` at height y, labelled on the
+// left; the axis itself (`axis`) in black, the others in gray.
+void grid_line(
+    Image& image,
+    int left,
+    int right,
+    int y,
+    bool axis,
+    const char* label) {
+  line(image, left, y, right, y, axis ? kBlack : kGray, 1);
+  text(image, 8, y - 4, label, kBlack, 2);
+}
+
 // The mean of the finite values, NaN when there is none.
 double finite_mean(const torch::Tensor& values) {
   torch::Tensor v = values.to(torch::kFloat64);
@@ -141,17 +154,10 @@ std::vector<uint8_t> similarity_plot(
   };
   for (int k = -2; k <= 2; ++k) {
     const double v = k * 0.5;
-    line(
-        image,
-        left,
-        y_of(v),
-        left + step * (points - 1) + 20,
-        y_of(v),
-        k == 0 ? kBlack : kGray,
-        1);
     char label[16];
     std::snprintf(label, sizeof(label), "%.1f", v);
-    text(image, 8, y_of(v) - 4, label, kBlack, 2);
+    grid_line(
+        image, left, left + step * (points - 1) + 20, y_of(v), k == 0, label);
   }
   const char* names[] = {"spearman_abs", "spearman", "ssim"};
   int lx = left;
@@ -204,17 +210,9 @@ std::vector<uint8_t> curve_plot(
   };
   for (int k = 0; k <= 4; ++k) {
     const double v = k * 0.25;
-    line(
-        image,
-        left,
-        y_of(v),
-        left + plot_w,
-        y_of(v),
-        k == 0 ? kBlack : kGray,
-        1);
     char label[16];
     std::snprintf(label, sizeof(label), "%.2f", v);
-    text(image, 8, y_of(v) - 4, label, kBlack, 2);
+    grid_line(image, left, left + plot_w, y_of(v), k == 0, label);
     const int x = left + static_cast<int>(std::lround(v * plot_w));
     line(image, x, top + plot_h, x, top + plot_h + 4, kBlack, 1);
     text(image, x - 12, top + plot_h + 10, label, kBlack, 2);
