@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/noted_option.h"
 #include "methods/method_catalogue.h"
 
 namespace guidedbp {
@@ -91,25 +92,23 @@ CLI::App* add_attribute_command(CLI::App& app, AttributeArgs& args) {
       args.layer,
       "guided-gradcam and neuron methods: the layer, its named_modules() path "
       "(layer4, layer3.1.conv2, features.18; `guidedbp layers` lists them)");
-  a->add_option_function<std::string>(
-       "--interpolate",
-       [&args](const std::string& mode) {
-         args.interpolate = mode;
-         args.has_interpolate = true;
-       },
-       "guided-gradcam: how the Grad-CAM map is upsampled to the input "
-       "(default nearest, as Captum)")
+  add_noted_option(
+      a,
+      "--interpolate",
+      args.interpolate,
+      args.has_interpolate,
+      "guided-gradcam: how the Grad-CAM map is upsampled to the input "
+      "(default nearest, as Captum)")
       ->check(CLI::IsMember(interpolate_choices()));
   a->add_flag(
       "--attribute-to-layer-input",
       args.attribute_to_layer_input,
       "guided-gradcam: Grad-CAM of the layer's input instead of its output");
-  a->add_option_function<std::string>(
+  add_noted_option(
+      a,
       "--neuron",
-      [&args](const std::string& spec) {
-        args.neuron = spec;
-        args.has_neuron = true;
-      },
+      args.neuron,
+      args.has_neuron,
       "neuron methods: the neuron of the layer output (without the batch "
       "dimension): an int for 2-D layer outputs (7) or a tuple ('(5, 1, 2)'); "
       "a range start:stop in the tuple sums over it ('(0:4, 1, 2)')");

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/noted_option.h"
 #include "methods/method_catalogue.h"
 
 namespace guidedbp {
@@ -96,14 +97,13 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
       args.shard,
       "--image: only shard I of N (0-based) of the listed images, as "
       "`explain --shard`");
-  e->add_option_function<int64_t>(
-       "--batch-size",
-       [&args](int64_t size) {
-         args.batch_size = size;
-         args.has_batch_size = true;
-       },
-       "--image: images per forward/backward pass (default 16); the values "
-       "do not depend on it")
+  add_noted_option(
+      e,
+      "--batch-size",
+      args.batch_size,
+      args.has_batch_size,
+      "--image: images per forward/backward pass (default 16); the values "
+      "do not depend on it")
       ->check(CLI::Range(int64_t(1), int64_t(4096)));
   e->add_option(
       "--manifest",
@@ -115,22 +115,20 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
        args.forward_args,
        "extra forward argument after the inputs, as `attribute` takes it")
       ->take_all();
-  e->add_option_function<std::string>(
+  add_noted_option(
+      e,
       "--target",
-      [&args](const std::string& literal) {
-        args.target = literal;
-        args.has_target = true;
-      },
+      args.target,
+      args.has_target,
       "which output, a literal as `attribute --target` takes (3, (1,2), "
       "[3,1,0], [(0,1),(2,3)]); default: none");
-  e->add_option_function<std::string>(
-       "--method",
-       [&args](const std::string& name) {
-         args.method = name;
-         args.has_method = true;
-       },
-       "sensitivity-max, mprt, deletion, insertion: the attribution method "
-       "(default guided-backprop)")
+  add_noted_option(
+      e,
+      "--method",
+      args.method,
+      args.has_method,
+      "sensitivity-max, mprt, deletion, insertion: the attribution method "
+      "(default guided-backprop)")
       ->check(CLI::IsMember(method_names(MethodCommand::kEvaluate)));
   e->add_flag(
       "--abs", args.abs, "saliency only: the absolute value of the gradient");
@@ -150,38 +148,34 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
        "infidelity, sensitivity-max: the perturbed inputs, one per --input, "
        "n rows per example")
       ->take_all();
-  e->add_option_function<int64_t>(
-       "--samples",
-       [&args](int64_t n) {
-         args.samples = n;
-         args.has_samples = true;
-       },
-       "perturbations generated per example (default 10)")
+  add_noted_option(
+      e,
+      "--samples",
+      args.samples,
+      args.has_samples,
+      "perturbations generated per example (default 10)")
       ->check(CLI::PositiveNumber);
-  e->add_option_function<double>(
-       "--noise-std",
-       [&args](double s) {
-         args.noise_std = s;
-         args.has_noise_std = true;
-       },
-       "infidelity: standard deviation of the Gaussian perturbations "
-       "(default 0.003)")
+  add_noted_option(
+      e,
+      "--noise-std",
+      args.noise_std,
+      args.has_noise_std,
+      "infidelity: standard deviation of the Gaussian perturbations "
+      "(default 0.003)")
       ->check(CLI::NonNegativeNumber);
-  e->add_option_function<double>(
-       "--radius",
-       [&args](double r) {
-         args.radius = r;
-         args.has_radius = true;
-       },
-       "sensitivity-max: radius of the uniform L-inf perturbations (default "
-       "0.02)")
+  add_noted_option(
+      e,
+      "--radius",
+      args.radius,
+      args.has_radius,
+      "sensitivity-max: radius of the uniform L-inf perturbations (default "
+      "0.02)")
       ->check(CLI::NonNegativeNumber);
-  e->add_option_function<uint64_t>(
+  add_noted_option(
+      e,
       "--seed",
-      [&args](uint64_t s) {
-        args.seed = s;
-        args.has_seed = true;
-      },
+      args.seed,
+      args.has_seed,
       "seed of generated perturbations and of mprt's randomization (default "
       "0)");
   e->add_flag(
@@ -189,21 +183,19 @@ CLI::App* add_evaluate_command(CLI::App& app, EvaluateArgs& args) {
       args.normalize,
       "infidelity: values are the normalized infidelity (Captum's "
       "normalize=True); both are written either way");
-  e->add_option_function<std::string>(
+  add_noted_option(
+      e,
       "--norm",
-      [&args](const std::string& n) {
-        args.norm = n;
-        args.has_norm = true;
-      },
+      args.norm,
+      args.has_norm,
       "sensitivity-max: fro (default) or a number P > 0 (inf for the max "
       "norm)");
-  e->add_option_function<std::string>(
-       "--order",
-       [&args](const std::string& o) {
-         args.order = o;
-         args.has_order = true;
-       },
-       "mprt: cascading (top layer down, default) or independent")
+  add_noted_option(
+      e,
+      "--order",
+      args.order,
+      args.has_order,
+      "mprt: cascading (top layer down, default) or independent")
       ->check(CLI::IsMember({"cascading", "independent"}));
   e->add_option("--output", args.output, "the report (.json)")->required();
   e->add_option(

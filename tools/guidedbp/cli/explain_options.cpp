@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/noted_option.h"
 #include "methods/method_catalogue.h"
 
 namespace guidedbp {
@@ -75,13 +76,12 @@ void add_method_options(CLI::App* e, ExplainArgs& args) {
       "--layer",
       args.layer,
       "guided-gradcam: the layer, its named_modules() path (e.g. layer4)");
-  e->add_option_function<std::string>(
-       "--interpolate",
-       [&args](const std::string& mode) {
-         args.interpolate = mode;
-         args.has_interpolate = true;
-       },
-       "guided-gradcam: how the Grad-CAM map is upsampled (default nearest)")
+  add_noted_option(
+      e,
+      "--interpolate",
+      args.interpolate,
+      args.has_interpolate,
+      "guided-gradcam: how the Grad-CAM map is upsampled (default nearest)")
       ->check(CLI::IsMember(interpolate_choices()));
   e->add_flag(
       "--gradcam-map",
@@ -187,12 +187,11 @@ CLI::App* add_explain_command(CLI::App& app, ExplainArgs& args) {
       "--files-from",
       args.files_from,
       "also the images listed in this file, one path per line (- : stdin)");
-  CLI::Option* target = e->add_option_function<int64_t>(
+  CLI::Option* target = add_noted_option(
+      e,
       "--target",
-      [&args](int64_t target) {
-        args.target = target;
-        args.has_target = true;
-      },
+      args.target,
+      args.has_target,
       "class to explain (default: the predicted class, the argmax of the output)");
   CLI::Option* top_k =
       e->add_option(
